@@ -1,0 +1,152 @@
+"""Storing, listing and deleting failure cases."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from app.cases.models import Case
+from app.cases.schemas import CaseLabel, CaseRead, FailureCase
+from app.cases.validation import ParsedCase
+from app.core.errors import InvalidInputError, NotFoundError
+from app.projects.models import Project
+
+
+def store_cases(session: Session, *, project: Project, parsed: Sequence[ParsedCase]) -> list[Case]:
+    rows = [_to_row(project, case, label) for case, label in parsed]
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def _to_row(project: Project, case: FailureCase, label: CaseLabel | None) -> Case:
+    return Case(
+        project_id=project.id,
+        input=case.input,
+        output=case.output,
+        expected=case.expected,
+        context=case.context,
+        feedback=case.feedback,
+        attempted=list(case.attempted),
+        source=case.source,
+        meta=case.metadata,
+        reviewer_category=label.category if label else None,
+        reviewer_subcategory=label.subcategory if label else None,
+        reviewer_fix=label.fix if label else None,
+    )
+
+
+def to_failure_case(row: Case) -> FailureCase:
+    return FailureCase.model_validate(
+        {
+            "input": row.input,
+            "output": row.output,
+            "expected": row.expected,
+            "context": row.context,
+            "feedback": row.feedback,
+            "attempted": row.attempted or [],
+            "source": row.source,
+            "metadata": row.meta or {},
+        }
+    )
+
+
+def to_read(row: Case, *, project: Project) -> CaseRead:
+    label = None
+    if row.reviewer_subcategory:
+        label = CaseLabel.model_validate(
+            {
+                "category": row.reviewer_category,
+                "subcategory": row.reviewer_subcategory,
+                "fix": row.reviewer_fix,
+            }
+        )
+    return CaseRead.model_validate(
+        {
+            **to_failure_case(row).model_dump(),
+            "id": row.id,
+            "project": project.name,
+            "created_at": row.created_at,
+            "reviewer_label": label,
+            "triage": row.triage,
+        }
+    )
+
+
+def get_case(session: Session, *, project: Project, case_id: str) -> Case:
+    row = session.scalar(select(Case).where(Case.id == case_id, Case.project_id == project.id))
+    if row is None:
+        raise NotFoundError(f"case {case_id!r} not found in project {project.name!r}")
+    return row
+
+
+def delete_case(session: Session, *, project: Project, case_id: str) -> None:
+    session.delete(get_case(session, project=project, case_id=case_id))
+
+
+def all_cases(session: Session, *, project: Project) -> list[Case]:
+    stmt = select(Case).where(Case.project_id == project.id).order_by(Case.created_at, Case.id)
+    return list(session.scalars(stmt))
+
+
+def encode_cursor(row: Case) -> str:
+    raw = f"{row.created_at.isoformat()}|{row.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created, case_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(created), case_id
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(
+            "cursor is not valid: pass the next_cursor value of a previous page unchanged",
+            errors=[{"field": "cursor", "message": str(exc)}],
+        ) from exc
+
+
+def list_cases(
+    session: Session,
+    *,
+    project: Project,
+    limit: int = 50,
+    cursor: str | None = None,
+    source: str | None = None,
+    category: str | None = None,
+    subcategory: str | None = None,
+    needs_review: bool | None = None,
+) -> tuple[list[Case], str | None]:
+    stmt = select(Case).where(Case.project_id == project.id)
+    if source:
+        stmt = stmt.where(Case.source == source)
+    if cursor:
+        created, case_id = decode_cursor(cursor)
+        stmt = stmt.where(
+            or_(Case.created_at > created, and_(Case.created_at == created, Case.id > case_id))
+        )
+    stmt = stmt.order_by(Case.created_at, Case.id)
+    triage_filters = category is not None or subcategory is not None or needs_review is not None
+    if not triage_filters:
+        rows = list(session.scalars(stmt.limit(limit + 1)))
+    else:
+        # Triage lives in a JSON column that SQLite and PostgreSQL query differently;
+        # filter in Python while streaming, which stays portable and bounded by `limit`.
+        rows = []
+        for row in session.scalars(stmt.execution_options(yield_per=500)):
+            triage = row.triage or {}
+            if category is not None and triage.get("category") != category:
+                continue
+            if subcategory is not None and triage.get("subcategory") != subcategory:
+                continue
+            if needs_review is not None and bool(triage.get("needs_review")) != needs_review:
+                continue
+            rows.append(row)
+            if len(rows) > limit:
+                break
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor

@@ -1,0 +1,90 @@
+"""One settings object for the whole service, read from `RUNG_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class UnsafeSettingsError(ValueError):
+    """Raised when a setting that is fine on a laptop is used outside dev."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RUNG_", env_file=".env", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = Field(
+        default="dev", description="dev on a laptop; prod refuses unsafe defaults"
+    )
+    home: Path = Field(
+        default=Path("~/.rung"), description="folder for the SQLite file, artifacts and models"
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default sqlite:///$RUNG_HOME/rung.db. "
+        "PostgreSQL: postgresql+psycopg://user@host/db",
+    )
+    artifacts_url: str | None = Field(
+        default=None, description="fsspec URL for artifacts; default $RUNG_HOME/artifacts"
+    )
+    broker_url: str | None = Field(
+        default=None,
+        description="Celery broker (redis://... or amqp://...). Unset: the in-process worker",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_batch_cases: int = Field(default=1000, ge=1, description="cases per POST")
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, description="JSON body cap")
+    cors_origins: list[str] = Field(default_factory=list)
+    triage_on_ingest: bool = Field(
+        default=True, description="triage stored cases as they arrive (else on first read)"
+    )
+    # Optional LLM second opinion / judge (any OpenAI-compatible endpoint).
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    llm_model: str | None = None
+    # What the advisory engine assumes about the team's hardware and model.
+    gpu_memory_gb: float = Field(default=24.0, gt=0, description="GPU memory at hand, in GB")
+    base_model: str = Field(
+        default="HuggingFaceTB/SmolLM2-135M-Instruct",
+        description="base model the application uses; hub name or local path",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_outside_dev(self) -> Settings:
+        if self.env == "prod":
+            if self.resolved_database_url.startswith("sqlite"):
+                raise UnsafeSettingsError(
+                    "RUNG_ENV=prod needs RUNG_DATABASE_URL set to PostgreSQL, not SQLite"
+                )
+            if self.broker_url is None:
+                raise UnsafeSettingsError(
+                    "RUNG_ENV=prod needs RUNG_BROKER_URL (redis://...): the in-process worker "
+                    "is for one laptop"
+                )
+            if "*" in self.cors_origins:
+                raise UnsafeSettingsError("RUNG_CORS_ORIGINS must list origins in prod, not '*'")
+        return self
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home_dir / 'rung.db'}"
+
+    @property
+    def resolved_artifacts_url(self) -> str:
+        return self.artifacts_url or str(self.home_dir / "artifacts")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

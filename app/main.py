@@ -1,0 +1,91 @@
+"""The FastAPI application: routers, error handlers, health checks, start-up checks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from app import __version__
+from app.cases.routes import router as cases_router
+from app.config import Settings, get_settings
+from app.core.body_limit import JsonBodyLimitMiddleware
+from app.core.errors import RungError
+from app.core.migrations import schema_status
+from app.db import engine_for
+from app.projects.routes import router as projects_router
+from app.triage.routes import router as triage_router
+
+
+class SchemaBehindError(RuntimeError):
+    """The database is older than the code; `rung db upgrade` fixes it."""
+
+
+def _check_schema(settings: Settings) -> None:
+    status = schema_status(settings.resolved_database_url)
+    if not status.up_to_date:
+        raise SchemaBehindError(status.message())
+
+
+def _field(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "(body)"
+
+
+def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if check_schema:
+            _check_schema(settings)
+        yield
+
+    app = FastAPI(
+        title="Rung",
+        version=__version__,
+        summary="Triage LLM failures, run the cheapest fix on the ladder, gate promotion.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(JsonBodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(RungError)
+    async def _rung_error(_: Request, exc: RungError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(
+            {"detail": exc.message, "errors": exc.errors}, status_code=exc.status, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return JSONResponse({"detail": f"invalid request: {summary}", "errors": errors}, 422)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["health"])
+    def readyz() -> JSONResponse:
+        """The database answers and its schema is current."""
+        url = settings.resolved_database_url
+        try:
+            with engine_for(url).connect() as connection:
+                connection.execute(text("SELECT 1"))
+            status = schema_status(url)
+        except Exception as exc:
+            return JSONResponse({"status": "unavailable", "detail": str(exc)}, 503)
+        if not status.up_to_date:
+            return JSONResponse({"status": "unavailable", "detail": status.message()}, 503)
+        return JSONResponse({"status": "ready", "schema": status.current})
+
+    for router in (projects_router, cases_router, triage_router):
+        app.include_router(router)
+    return app

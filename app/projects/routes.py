@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from app.deps import CurrentTeam, ProjectDep, SessionDep
+from app.projects import service
+from app.projects.schemas import ProjectCreate, ProjectRead
+
+router = APIRouter(prefix="/v1/projects", tags=["projects"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_project(body: ProjectCreate, session: SessionDep, team: CurrentTeam) -> ProjectRead:
+    return ProjectRead.model_validate(service.create_project(session, team=team, data=body))
+
+
+@router.get("")
+def list_projects(session: SessionDep, team: CurrentTeam) -> list[ProjectRead]:
+    return [ProjectRead.model_validate(p) for p in service.list_projects(session, team=team)]
+
+
+@router.get("/{project}")
+def get_project(project: ProjectDep) -> ProjectRead:
+    return ProjectRead.model_validate(project)
+
+
+@router.delete("/{project}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_project(project: ProjectDep, session: SessionDep) -> None:
+    service.delete_project(session, project=project)
