@@ -42,15 +42,26 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def get_current_team(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Team:
-    team = teams.authenticate(session, key=credentials.credentials if credentials else None)
+    key = teams.authenticate(session, key=credentials.credentials if credentials else None)
+    request.state.actor = f"{key.team.name}/{key.name}/{key.id}"
     session.commit()  # keep last_used_at even if the request later fails
-    return team
+    return key.team
 
 
 CurrentTeam = Annotated[Team, Depends(get_current_team)]
+
+
+def get_actor(request: Request, team: CurrentTeam) -> str:
+    """Who is acting, for audit records: team/key-name/key-id."""
+    del team
+    return request.state.actor
+
+
+Actor = Annotated[str, Depends(get_actor)]
 
 
 def get_project(

@@ -11,14 +11,21 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from app import __version__
+from app.advisory.routes import router as advisory_router
+from app.artifacts.routes import router as artifacts_router
 from app.cases.routes import router as cases_router
 from app.config import Settings, get_settings
 from app.core.body_limit import JsonBodyLimitMiddleware
 from app.core.errors import RungError
 from app.core.migrations import schema_status
+from app.datasets.routes import router as datasets_router
 from app.db import engine_for
+from app.evaluation.routes import router as evals_router
+from app.jobs.routes import router as jobs_router
 from app.projects.routes import router as projects_router
+from app.registry.routes import router as registry_router
 from app.triage.routes import router as triage_router
+from app.workers.polling import start_embedded_worker
 
 
 class SchemaBehindError(RuntimeError):
@@ -43,7 +50,12 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if check_schema:
             _check_schema(settings)
-        yield
+        worker = start_embedded_worker(settings)  # None when RUNG_BROKER_URL is set
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
 
     app = FastAPI(
         title="Rung",
@@ -86,6 +98,17 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
             return JSONResponse({"status": "unavailable", "detail": status.message()}, 503)
         return JSONResponse({"status": "ready", "schema": status.current})
 
-    for router in (projects_router, cases_router, triage_router):
+    routers = (
+        projects_router,
+        cases_router,
+        triage_router,
+        advisory_router,
+        datasets_router,
+        jobs_router,
+        artifacts_router,
+        evals_router,
+        registry_router,
+    )
+    for router in routers:
         app.include_router(router)
     return app

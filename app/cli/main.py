@@ -7,8 +7,17 @@ import typer
 from app import __version__
 from app.cli.cases import cases_app
 from app.cli.db import db_app
+from app.cli.demo import demo
+from app.cli.eval_remote import push as eval_push
+from app.cli.eval_remote import resolve_run
+from app.cli.report import report
 from app.cli.serve import serve
 from app.cli.teams import teams_app
+from app.datasets.cli import datasets_app
+from app.evaluation.cli import eval_app, set_run_resolver
+from app.jobs.cli import jobs_app
+from app.serving.cli import serve_model
+from app.workers.cli import worker
 
 app = typer.Typer(
     name="rung",
@@ -21,9 +30,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("serve")(serve)
+app.command("report")(report)
+app.command("demo")(demo)
 app.add_typer(db_app, name="db")
 app.add_typer(teams_app, name="teams")
 app.add_typer(cases_app, name="cases")
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(jobs_app, name="jobs")
+app.command("worker")(worker)
+app.command("serve-model")(serve_model)
+app.add_typer(eval_app, name="eval")
+eval_app.command("push")(eval_push)
+set_run_resolver(resolve_run)
 
 
 def _version(value: bool) -> None:

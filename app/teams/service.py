@@ -69,8 +69,8 @@ def revoke_key(session: Session, *, team: Team, key_id: str) -> ApiKey:
     return record
 
 
-def authenticate(session: Session, *, key: str | None) -> Team:
-    """The team a bearer key belongs to; AuthError when missing, unknown or revoked."""
+def authenticate(session: Session, *, key: str | None) -> ApiKey:
+    """The live key record for a bearer key; AuthError when missing, unknown or revoked."""
     if not key:
         raise AuthError("missing API key: send 'Authorization: Bearer <key>' (`rung teams create`)")
     record = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
@@ -79,4 +79,4 @@ def authenticate(session: Session, *, key: str | None) -> Team:
     if record.revoked_at is not None:
         raise AuthError("this API key was revoked; ask for a new one with `rung teams keys create`")
     record.last_used_at = utcnow()
-    return record.team
+    return record

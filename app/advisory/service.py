@@ -1,0 +1,150 @@
+"""The recommendation and report of a stored project: cases, triage and project context."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.advisory.model_size import params_b_from_name
+from app.advisory.plan import build_recommendation
+from app.advisory.report import render_report
+from app.advisory.schemas import DatasetInfo, EvalInfo, JobInfo, ProjectContext, Recommendation
+from app.cases import service as cases
+from app.config import Settings
+from app.datasets.models import DatasetVersion
+from app.evaluation.models import EvalRun, GateDecision
+from app.jobs.models import Job
+from app.projects.models import Project
+from app.teams.models import Team
+from app.triage import service as triage
+from app.triage.result import TriageResult
+
+_DATASET_KINDS = {"sft", "preference", "holdout", "cases", "documents"}
+
+
+def project_context(session: Session, *, project: Project, settings: Settings) -> ProjectContext:
+    base_model = project.base_model or settings.base_model
+    return ProjectContext(
+        datasets=_datasets(session, project=project),
+        jobs=_jobs(session, project=project),
+        evals=_evals(session, project=project),
+        base_model=base_model,
+        params_b=params_b_from_name(base_model),
+        gpu_memory_gb=project.gpu_memory_gb or settings.gpu_memory_gb,
+    )
+
+
+def _datasets(session: Session, *, project: Project) -> list[DatasetInfo]:
+    """The latest version of each dataset name (older versions are history, not current data)."""
+    stmt = (
+        select(DatasetVersion)
+        .where(DatasetVersion.project_id == project.id)
+        .order_by(DatasetVersion.created_at.desc())
+    )
+    latest: dict[str, DatasetVersion] = {}
+    for version in session.scalars(stmt):
+        latest.setdefault(version.name, version)
+    return [
+        DatasetInfo(
+            name=v.name,
+            kind=v.kind if v.kind in _DATASET_KINDS else "other",
+            rows=v.rows_train,
+            has_holdout=v.rows_holdout > 0,
+            holdout_rows=v.rows_holdout,
+            formats=[v.format],
+            synthetic_share=v.synthetic_share,
+        )
+        for v in latest.values()
+    ]
+
+
+def _jobs(session: Session, *, project: Project) -> list[JobInfo]:
+    stmt = select(Job).where(Job.project_id == project.id).order_by(Job.created_at)
+    rows_by_sha = {
+        v.sha256: v.rows_train
+        for v in session.scalars(
+            select(DatasetVersion).where(DatasetVersion.project_id == project.id)
+        )
+    }
+    return [
+        JobInfo(
+            id=job.id,
+            recipe=job.recipe,
+            state=job.state,
+            train_rows=rows_by_sha.get(job.dataset_sha256),
+            config=job.config or {},
+            metrics=job.metrics or {},
+        )
+        for job in session.scalars(stmt)
+    ]
+
+
+def _means(run: EvalRun) -> dict[str, float]:
+    return {
+        metric: float(stats["mean"])
+        for metric, stats in (run.summary or {}).items()
+        if isinstance(stats, dict) and isinstance(stats.get("mean"), int | float)
+    }
+
+
+def _evals(session: Session, *, project: Project) -> list[EvalInfo]:
+    """Each gated candidate run with its latest decision, then runs not gated yet."""
+    runs = {
+        r.id: r for r in session.scalars(select(EvalRun).where(EvalRun.project_id == project.id))
+    }
+    decisions = session.scalars(
+        select(GateDecision)
+        .where(GateDecision.project_id == project.id)
+        .order_by(GateDecision.created_at)
+    )
+    latest: dict[str, GateDecision] = {}
+    for decision in decisions:
+        latest[decision.candidate_run_id] = decision
+    infos: list[EvalInfo] = []
+    for candidate_id, decision in latest.items():
+        candidate, baseline = runs[candidate_id], runs[decision.baseline_run_id]
+        reasons = [
+            f"{d.get('metric')}: {d.get('reason')}"
+            for d in decision.report.get("decisions", [])
+            if d.get("status") in ("fail", "warn")
+        ]
+        infos.append(
+            EvalInfo(
+                name=candidate.name or candidate.id,
+                candidate=candidate.candidate or candidate.id,
+                baseline=baseline.candidate or baseline.name or baseline.id,
+                metrics=_means(candidate),
+                baseline_metrics=_means(baseline),
+                gate_decision="pass" if decision.status == "pass" else "fail",
+                gate_reasons=reasons,
+            )
+        )
+    gated = set(latest) | {d.baseline_run_id for d in latest.values()}
+    infos.extend(
+        EvalInfo(name=run.name or run.id, candidate=run.candidate or run.id, metrics=_means(run))
+        for run_id, run in runs.items()
+        if run_id not in gated
+    )
+    return infos
+
+
+def recommendation(session: Session, *, project: Project, settings: Settings) -> Recommendation:
+    rows = triage.ensure_triaged(session, project=project)
+    failure_cases = [cases.to_failure_case(r) for r in rows]
+    results = [TriageResult.model_validate(r.triage) for r in rows]
+    return build_recommendation(
+        cases=failure_cases,
+        results=results,
+        context=project_context(session, project=project, settings=settings),
+    )
+
+
+def report_html(session: Session, *, project: Project, team: Team, settings: Settings) -> str:
+    return render_report(
+        recommendation(session, project=project, settings=settings),
+        project_name=project.name,
+        team_name=team.name,
+        generated_at=datetime.now(UTC),
+    )

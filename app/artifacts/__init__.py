@@ -1,0 +1,1 @@
+"""Content-addressed artifacts: adapters, models, indexes, checkpoints, dataset files."""

@@ -1,0 +1,1 @@
+"""Dataset versions: streaming upload, format detection, normalisation, validation, splits."""

@@ -1,0 +1,1 @@
+"""Training/indexing jobs: submission, state, events (SSE), logs, artifacts."""

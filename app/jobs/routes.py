@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import PlainTextResponse, StreamingResponse
+from sse_starlette.sse import EventSourceResponse
+
+from app.artifacts import service as artifacts
+from app.artifacts.schemas import ArtifactRead
+from app.artifacts.store import store_for
+from app.db import session_scope
+from app.deps import ProjectDep, SessionDep, SettingsDep
+from app.jobs import service
+from app.jobs.events import events_after, format_event
+from app.jobs.models import JOB_STATES, TERMINAL_STATES, Job
+from app.jobs.schemas import JobCreate, JobEventRead, JobRead
+from app.workers.dispatch import dispatcher_for
+from app.workers.policy import get_policy
+
+router = APIRouter(prefix="/v1/projects/{project}/jobs", tags=["jobs"])
+
+SSE_POLL_S = 0.5
+StateFilter = Annotated[str | None, Query(pattern="^(" + "|".join(JOB_STATES) + ")$")]
+
+
+@router.post(
+    "",
+    status_code=201,
+    responses={
+        422: {"description": "unknown recipe, wrong dataset kind, or a bad config key (named)"},
+        503: {"description": "the broker is down; nothing was queued"},
+    },
+)
+def create_job(
+    body: JobCreate, project: ProjectDep, session: SessionDep, settings: SettingsDep
+) -> JobRead:
+    """Queue a recipe run. Config overrides are checked against the recipe's typed config first;
+    a GPU recipe goes to the `gpu` queue."""
+    job = service.submit_job(
+        session,
+        project=project,
+        data=body,
+        dispatcher=dispatcher_for(settings.broker_url),
+        policy=get_policy(),
+    )
+    return JobRead.model_validate(job)
+
+
+@router.get("")
+def list_jobs(
+    project: ProjectDep,
+    session: SessionDep,
+    state: StateFilter = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[JobRead]:
+    """The project's jobs, newest first."""
+    rows = service.list_jobs(session, project=project, state=state, limit=limit)
+    return [JobRead.model_validate(j) for j in rows]
+
+
+@router.get("/{job_id}")
+def get_job(job_id: str, project: ProjectDep, session: SessionDep) -> JobRead:
+    return JobRead.model_validate(service.get_job(session, project=project, job_id=job_id))
+
+
+@router.post("/{job_id}/cancel", responses={409: {"description": "the job has already ended"}})
+def cancel_job(job_id: str, project: ProjectDep, session: SessionDep) -> JobRead:
+    """Cancel: a queued job at once; a running job stops at its next step (`cancel_requested`)."""
+    return JobRead.model_validate(service.cancel_job(session, project=project, job_id=job_id))
+
+
+@router.get(
+    "/{job_id}/events",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def job_events(
+    job_id: str,
+    request: Request,
+    project: ProjectDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    after: Annotated[int | None, Query(ge=0, description="same as Last-Event-ID")] = None,
+    follow: bool = True,
+) -> EventSourceResponse:
+    """Server-sent events: `state`, `progress` (phase, step, total_steps, loss, metrics, eta_s),
+    `checkpoint`, `log`; then `end` once the job has ended. Each event's id is increasing:
+    reconnect with `Last-Event-ID` to continue where you left off."""
+    job = service.get_job(session, project=project, job_id=job_id)
+    start = after if after is not None else _event_id(last_event_id)
+    url = settings.resolved_database_url
+    session.commit()
+
+    async def stream() -> AsyncIterator[dict[str, Any]]:
+        last = start
+        while True:
+            batch, state = await run_in_threadpool(_poll, url, job.id, last)
+            for event in batch:
+                last = event["id"]
+                yield {"id": str(event["id"]), "event": event["type"],
+                       "data": json.dumps(event["data"])}
+            if not batch and (state in TERMINAL_STATES or not follow):
+                yield {"event": "end", "data": json.dumps({"state": state, "last_id": last})}
+                return
+            if not batch:
+                if await request.is_disconnected():
+                    return
+                await asyncio.sleep(SSE_POLL_S)
+
+    return EventSourceResponse(stream(), ping=15)
+
+
+def _poll(url: str, job_id: str, after: int) -> tuple[list[dict[str, Any]], str]:
+    with session_scope(url) as session:
+        rows = events_after(session, job_id=job_id, after=after, limit=200)
+        state = session.get(Job, job_id).state  # type: ignore[union-attr]
+        return [{"id": e.id, "type": e.type, "data": e.data} for e in rows], state
+
+
+def _event_id(value: str | None) -> int:
+    try:
+        return max(int(value), 0) if value else 0
+    except ValueError:
+        return 0
+
+
+@router.get("/{job_id}/events/list")
+def list_job_events(
+    job_id: str,
+    project: ProjectDep,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> list[JobEventRead]:
+    """The same events as JSON (no streaming)."""
+    job = service.get_job(session, project=project, job_id=job_id)
+    rows = events_after(session, job_id=job.id, after=after, limit=limit)
+    return [JobEventRead.model_validate(e) for e in rows]
+
+
+@router.get("/{job_id}/logs", response_class=PlainTextResponse)
+def job_logs(
+    job_id: str,
+    project: ProjectDep,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 2000,
+) -> PlainTextResponse:
+    """The job's log as text: state changes, progress, checkpoints and captured log lines."""
+    job = service.get_job(session, project=project, job_id=job_id)
+    rows = events_after(session, job_id=job.id, after=after, limit=limit)
+    text = "".join(format_event(e) + "\n" for e in rows)
+    headers = {"X-Rung-Last-Event-Id": str(rows[-1].id if rows else after)}
+    return PlainTextResponse(text, headers=headers)
+
+
+@router.get("/{job_id}/artifacts")
+def job_artifacts(job_id: str, project: ProjectDep, session: SessionDep) -> list[ArtifactRead]:
+    """What the job produced: adapter/model folders, tokenizer, checkpoint, metrics.json."""
+    job = service.get_job(session, project=project, job_id=job_id)
+    rows = artifacts.list_artifacts(session, project=project, job_id=job.id)
+    return [ArtifactRead.model_validate(a) for a in rows]
+
+
+@router.get("/{job_id}/artifacts/{artifact_id}/download")
+def download_job_artifact(
+    job_id: str, artifact_id: str, project: ProjectDep, session: SessionDep,
+    settings: SettingsDep,
+) -> StreamingResponse:
+    """A file artifact as bytes, a directory artifact as a tar stream."""
+    artifact = artifacts.get_artifact(session, project=project, artifact_id=artifact_id,
+                                      job_id=job_id)
+    return artifacts.download(store_for(settings.resolved_artifacts_url), artifact)

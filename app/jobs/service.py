@@ -1,0 +1,130 @@
+"""Submitting, reading and cancelling jobs. Workers change job state in `app.workers.leases`.
+
+Submission is all or nothing: the job row is committed (so a worker can see it), then its id is
+sent to the broker. If the broker refuses, the row is deleted and the API answers 503: no job is
+left queued but unsent. Should the API process die between the commit and the send, the job
+stays queued with ``dispatched_at`` empty and every worker's reaper sends it after
+``RUNG_JOB_UNDISPATCHED_AFTER_S``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from app.core.errors import ConflictError, InvalidInputError, NotFoundError
+from app.datasets import service as datasets
+from app.db import utcnow
+from app.jobs.events import add_event
+from app.jobs.models import TERMINAL_STATES, Job
+from app.jobs.recipe_configs import check_dataset_kind, recipe_spec, validated_config
+from app.jobs.schemas import JobCreate
+from app.projects.models import Project
+from app.workers.dispatch import BrokerUnavailableError, Dispatcher
+from app.workers.policy import WorkerPolicy
+
+
+def submit_job(
+    session: Session,
+    *,
+    project: Project,
+    data: JobCreate,
+    dispatcher: Dispatcher,
+    policy: WorkerPolicy,
+) -> Job:
+    """Validate, store and dispatch a job (see the module doc for the broker-down case)."""
+    spec = recipe_spec(data.recipe)
+    version = datasets.get_version(session, project=project, ref=data.dataset)
+    check_dataset_kind(spec, kind=version.kind)
+    holdout_sha = None
+    if data.holdout:
+        holdout = datasets.get_version(session, project=project, ref=data.holdout)
+        if spec.dataset != "rag":
+            check_dataset_kind(spec, kind=holdout.kind, what="holdout")
+        holdout_sha = holdout.sha256
+    overrides = dict(data.config)
+    if data.base_model:
+        if "base_model" not in spec.config_class.field_names():
+            raise InvalidInputError(
+                f"recipe {spec.name} takes no base_model",
+                errors=[{"field": "base_model", "message": "not used by this recipe"}],
+            )
+        overrides["base_model"] = data.base_model
+    config = validated_config(spec, overrides)
+    job = Job(
+        project_id=project.id,
+        recipe=spec.name,
+        dataset_sha256=version.sha256,
+        holdout_sha256=holdout_sha,
+        base_model=config.get("base_model"),
+        overrides=overrides,
+        config=config,
+        queue="gpu" if spec.needs_gpu else "default",
+        max_attempts=policy.max_attempts,
+    )
+    session.add(job)
+    session.flush()
+    add_event(session, job_id=job.id, type="state", state="queued", queue=job.queue)
+    session.commit()  # visible to workers before its id travels
+    try:
+        dispatcher.send(job.id, queue=job.queue)
+    except BrokerUnavailableError:
+        session.execute(delete(Job).where(Job.id == job.id))
+        session.commit()
+        raise
+    session.execute(
+        update(Job).where(Job.id == job.id, Job.dispatched_at.is_(None))
+        .values(dispatched_at=utcnow()).execution_options(synchronize_session=False)
+    )
+    session.commit()
+    session.refresh(job)
+    return job
+
+
+def get_job(session: Session, *, project: Project, job_id: str) -> Job:
+    job = session.scalar(select(Job).where(Job.id == job_id, Job.project_id == project.id))
+    if job is None:
+        raise NotFoundError(f"job {job_id!r} not found in project {project.name!r}")
+    return job
+
+
+def list_jobs(
+    session: Session, *, project: Project, state: str | None = None, limit: int = 50
+) -> list[Job]:
+    stmt = select(Job).where(Job.project_id == project.id)
+    if state:
+        stmt = stmt.where(Job.state == state)
+    return list(session.scalars(stmt.order_by(Job.created_at.desc(), Job.id).limit(limit)))
+
+
+def cancel_job(session: Session, *, project: Project, job_id: str) -> Job:
+    """Cancel a queued job now, or ask a running one to stop at its next step (409 if ended)."""
+    job = get_job(session, project=project, job_id=job_id)
+    now = utcnow()
+    queued = session.execute(
+        update(Job)
+        .where(Job.id == job.id, Job.state == "queued")
+        .values(state="cancelled", cancel_requested=True, finished_at=now, updated_at=now,
+                error="cancelled on request", error_type="Cancelled")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if queued:
+        add_event(session, job_id=job.id, type="state", state="cancelled",
+                  reason="cancelled on request before it started")
+    else:
+        running = session.execute(
+            update(Job)
+            .where(Job.id == job.id, Job.state == "running")
+            .values(cancel_requested=True, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not running:
+            session.refresh(job)
+            if job.state in TERMINAL_STATES:
+                raise ConflictError(f"job {job.id} has already ended ({job.state})")
+        else:
+            add_event(session, job_id=job.id, type="state", state="running",
+                      reason="cancel requested; the job stops at its next step")
+    session.flush()
+    session.refresh(job)
+    return job

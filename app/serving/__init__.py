@@ -1,0 +1,1 @@
+"""`rung serve-model`: an OpenAI-compatible server for a base model and its LoRA adapters."""

@@ -1,0 +1,198 @@
+"""Command line for triage: `rung triage FILE.jsonl` and `rung triage-train`.
+
+Register in the main CLI with:
+    from app.triage.cli import train_command, triage_command
+    app.command("triage")(triage_command)
+    app.command("triage-train")(train_command)
+Standalone: `python -m app.triage.cli triage FILE.jsonl` / `python -m app.triage.cli train`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from app.cases.schemas import SUBCATEGORIES, CaseLabel, FailureCase
+from app.triage.result import TriageResult
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _recommendation(cases: list[FailureCase], results: list[TriageResult]) -> dict[str, Any] | None:
+    try:
+        from app.advisory.plan import build_recommendation
+    except ImportError:
+        return None
+    return build_recommendation(cases=cases, results=results).model_dump(mode="json")
+
+
+def _result_row(index: int, result: TriageResult) -> dict[str, Any]:
+    return {
+        "index": index,
+        "category": result.category,
+        "subcategory": result.subcategory,
+        "fix": result.fix,
+        "confidence": result.confidence,
+        "evidence": result.evidence,
+        "needs_review": result.needs_review,
+    }
+
+
+def _print_results_table(console: Console, results: list[TriageResult], version: str) -> None:
+    table = Table(title=f"Triage ({version})", show_lines=True)
+    for name in ("#", "category", "subcategory", "fix", "conf.", "review", "evidence"):
+        table.add_column(name, overflow="fold")
+    for index, result in enumerate(results):
+        table.add_row(
+            str(index),
+            result.category,
+            result.subcategory,
+            result.fix,
+            f"{result.confidence:.2f}",
+            "yes" if result.needs_review else "",
+            "\n".join(f"• {e}" for e in result.evidence),
+        )
+    console.print(table)
+
+
+def _print_score(console: Console, score: Any) -> None:
+    summary = Table(title="Triage quality against the labels")
+    summary.add_column("measure")
+    summary.add_column("value", justify="right")
+    summary.add_row("cases", str(score.n))
+    summary.add_row("category accuracy", f"{score.category_accuracy:.3f}")
+    summary.add_row("subcategory accuracy", f"{score.subcategory_accuracy:.3f}")
+    summary.add_row("subcategory macro-F1", f"{score.subcategory_macro_f1:.3f}")
+    summary.add_row("fix accuracy", f"{score.fix_accuracy:.3f}")
+    summary.add_row("flagged needs_review", str(score.needs_review))
+    if score.not_flagged_subcategory_accuracy is not None:
+        summary.add_row(
+            f"subcategory accuracy, not flagged ({score.not_flagged})",
+            f"{score.not_flagged_subcategory_accuracy:.3f}",
+        )
+        summary.add_row(
+            f"fix accuracy, not flagged ({score.not_flagged})", f"{score.not_flagged_fix_accuracy:.3f}"
+        )
+    console.print(summary)
+    per_class = Table(title="Per subcategory")
+    for name in ("subcategory", "precision", "recall", "F1", "support"):
+        per_class.add_column(name, justify="right" if name != "subcategory" else "left")
+    for name, figures in score.per_subcategory.items():
+        per_class.add_row(
+            name, f"{figures.precision:.3f}", f"{figures.recall:.3f}", f"{figures.f1:.3f}",
+            str(figures.support),
+        )
+    console.print(per_class)
+    short = {s: "".join(part[:4] for part in s.split("_"))[:7] for s in SUBCATEGORIES}
+    matrix = Table(title="Confusion matrix (rows: label, columns: predicted)")
+    matrix.add_column("label \\ predicted")
+    for name in score.labels:
+        matrix.add_column(short[name], justify="right")
+    for name, row in zip(score.labels, score.confusion, strict=True):
+        matrix.add_row(name, *[str(v) if v else "." for v in row])
+    console.print(matrix)
+
+
+def triage_command(
+    file: Path = typer.Argument(..., help="JSONL of cases, bare or labelled ({'case','label'})"),
+    output_format: OutputFormat = typer.Option(
+        OutputFormat.table, "--format", help="table (readable) or json"
+    ),
+    out: Path | None = typer.Option(None, "--out", help="also write the JSON result to this file"),
+    score: bool = typer.Option(False, "--score", help="score the results against the labels"),
+    model_dir: Path | None = typer.Option(
+        None, "--model-dir", help="folder of a trained artefact (default: the shipped one)"
+    ),
+) -> None:
+    """Triage failure cases: knowledge or behaviour, which subcategory, which fix."""
+    from app.triage.case_files import CaseFileError, read_case_file
+    from app.triage.engine import load_engine
+    from app.triage.scoring import score_results
+
+    console = Console()
+    try:
+        records = read_case_file(file)
+    except CaseFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    if not records:
+        typer.echo(f"error: {file} holds no cases", err=True)
+        raise typer.Exit(code=2)
+    labels: list[CaseLabel | None] = [r.label for r in records]
+    if score and any(label is None for label in labels):
+        missing = next(r.line for r in records if r.label is None)
+        typer.echo(f"error: --score needs a label on every line; {file}:{missing} has none", err=True)
+        raise typer.Exit(code=2)
+    engine = load_engine(model_dir)
+    cases = [r.case for r in records]
+    results = engine.triage(cases)
+    payload: dict[str, Any] = {
+        "engine_version": engine.version,
+        "results": [_result_row(i, r) for i, r in enumerate(results)],
+        "recommendation": _recommendation(cases, results),
+    }
+    figures = None
+    if score:
+        figures = score_results(labels=[lab for lab in labels if lab is not None], results=results)
+        payload["score"] = figures.model_dump(mode="json")
+    if out is not None:
+        out.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if output_format is OutputFormat.json:
+        typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    _print_results_table(console, results, engine.version)
+    if payload["recommendation"] is not None:
+        console.print(f"[bold]Recommendation:[/bold] {payload['recommendation'].get('headline', '')}")
+    if figures is not None:
+        _print_score(console, figures)
+
+
+def train_command(
+    cases_dir: Path | None = typer.Option(None, "--cases-dir", help="folder of labelled *.jsonl"),
+    model_dir: Path | None = typer.Option(None, "--model-dir", help="where to write the artefact"),
+    search: bool = typer.Option(
+        False, "--search", help="choose fields/regularisation/rule weight by grouped CV (slower)"
+    ),
+) -> None:
+    """Train the triage model from labelled cases and write a versioned artefact."""
+    from app.triage.artefact import DEFAULT_MODEL_DIR
+    from app.triage.case_files import CaseFileError
+    from app.triage.training.train import DEFAULT_CASES_DIR, TrainingDataError, train
+
+    try:
+        manifest = train(
+            cases_dir=cases_dir or DEFAULT_CASES_DIR,
+            model_dir=model_dir or DEFAULT_MODEL_DIR,
+            search=search,
+        )
+    except (CaseFileError, TrainingDataError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    cv = manifest.cv
+    typer.echo(
+        f"trained triage model {manifest.version} on {manifest.n_cases} cases -> "
+        f"{(model_dir or DEFAULT_MODEL_DIR) / manifest.artefact}\n"
+        f"grouped {cv.get('folds')}-fold CV: category accuracy {cv.get('category_accuracy')}, "
+        f"subcategory macro-F1 {cv.get('subcategory_macro_f1')}, fix accuracy {cv.get('fix_accuracy')}"
+    )
+
+
+cli = typer.Typer(name="triage", no_args_is_help=True, pretty_exceptions_enable=False)
+cli.command("triage")(triage_command)
+cli.command("train")(train_command)
+
+if __name__ == "__main__":
+    cli()

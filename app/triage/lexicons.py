@@ -1,0 +1,239 @@
+"""Word lists behind the feedback, output and expected-answer signals.
+
+Kept apart from the signal logic so they are easy to review. They are generic English phrasing
+of how reviewers describe failures; nothing here is keyed to one application or data set.
+Patterns are matched case-insensitively on whitespace-normalised text.
+"""
+
+from __future__ import annotations
+
+import re
+
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*"
+
+
+def _compile(*parts: str) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{part})" for part in parts), re.IGNORECASE)
+
+
+FEEDBACK: dict[str, re.Pattern[str]] = {
+    "stale_knowledge": _compile(
+        r"out[- ]?of[- ]?date|outdated|oudated|outdate|no longer|not any ?more|any ?more\b",
+        r"\b(?:has|have|had|was|were|got|been)\s+(?:been\s+)?(?:changed|updated|raised|lowered|"
+        r"increased|decreased|renamed|replaced|moved|retired|discontinued|upgraded|reduced)",
+        r"\bchanged\b|\bchange[ds]? (?:in|on|last|this|since)|superseded|deprecated|removed in",
+        r"obsolete|\bstale\b|\blegacy\b|\beol\b|end[- ]of[- ]life|\bretired\b|discontinued",
+        r"\bold (?:price|prices|rate|rates|version|pricing|number|policy|value|info|information|data|"
+        r"figure|one|api|address|name|fee|fees|limit|rule|rules|law|schedule|model|plan|terms|spec)",
+        r"last year'?s|previous (?:version|rate|price|year|policy)|used to (?:be|cost)|was true",
+        r"\bnew (?:price|pricing|rate|version|policy|law|rule|limit|ceo|head|manager|release|"
+        r"schedule|fee|plan|model|regulation|address)",
+        r"since (?:the )?(?:\d{4}|"
+        + _MONTH
+        + r"|last|v?\d+\.\d+)|\bas of\b|\bbefore the (?:change|update)",
+        r"price (?:change|increase|rise|hike)|went up|\brenamed\b|\breplaced by\b|moved to\b",
+        r"\bnow (?:costs?|is|are|says|uses|requires|runs|led|run)\b|\bthese days\b|\bcurrent(?:ly)? (?:is|price|rate|version)",
+        r"year(?:s)? ago|months ago|training cutoff|knowledge cutoff|cut-off date",
+    ),
+    "missing_knowledge": _compile(
+        r"made (?:it |that |this |stuff |things )?up|\binvent|hallucinat|halucinat|\bguess",
+        r"fabricat|\bmakes? (?:it |stuff |things )?up|\bfake\b|\bmade[- ]up",
+        r"(?:does ?n[o']?t|did ?n[o']?t|doesnt|didnt|can ?n[o']?t|cant|couldn'?t|could not|has no|had no)"
+        r"\s+(?:know|have)\b",
+        r"no idea|no clue|not public|not publicly|\binternal\b|proprietary|\bprivate\b|confidential",
+        r"\bour (?:own|data|catalogue|catalog|policy|policies|product|products|price list|sop|sops|"
+        r"rules|terms|contract|contracts|system|systems|records|database|docs|internal|menu|"
+        r"inventory|stock|customers?|clients?|staff|team|rota|schedule|process|handbook|wiki)",
+        r"no access|needs? (?:our|access|the|a|to look up|to query|lookup)",
+        r"never (?:seen|saw|trained|learned)|not in (?:its|the) training|wasn'?t trained|generic",
+        r"\bspecific to us\b|company[- ]specific|domain[- ]specific|product[- ]specific|in[- ]house",
+        r"\bunknown to\b|\blacks? (?:the |our )?(?:info|knowledge|data)|\bmissing (?:info|knowledge|facts?)",
+    ),
+    "retrieval_gap": _compile(
+        r"retriev|\bsearch (?:returned|results?|didn'?t|did not|found|missed|ranked)|\bsearch\b",
+        r"wrong (?:doc|docs|document|documents|page|pages|chunk|chunks|article|file|passage|"
+        r"passages|section|source|version of the doc|kb|record|manual|faq|policy doc)",
+        r"(?:doc|document|page|chunk|article|section|passage|faq|runbook|manual|record)s?"
+        r"(?: was| were| is| are)?\s+(?:missing|not (?:indexed|retrieved|returned|found|included|there))",
+        r"not in (?:the )?(?:context|ctx|index|docs|kb|knowledge base|retrieved|results|prompt)",
+        r"(?:context|ctx|retrieved|docs?|results?) (?:was |were |is |are )?(?:for|about|from) (?:a |an |the )?"
+        r"(?:different|another|wrong|other|unrelated|older)",
+        r"(?:context|ctx|docs?|kb|passages?|chunks?|results?) (?:didn'?t|did not|doesn'?t|does not|"
+        r"dont|don'?t|didnt|had no|has no|lacked|lacks|never) (?:have|contain|include|mention|cover|"
+        r"hold|the)",
+        r"\bindex(?:ed|ing)?\b|\branked\b|\branking\b|rerank|top[- ]?k\b|\bembedding|\bchunk",
+        r"irrelevant (?:doc|docs|context|passages|results|chunks)|(?:pulled|fetched|returned|grabbed|"
+        r"picked|got) the wrong|stale index|missing from (?:the )?(?:index|kb|context|corpus)",
+        r"\bcorpus\b|\bvector (?:store|db|search)|\bbm25\b|\brecall@",
+    ),
+    "grounding": _compile(
+        r"ignor(?:ed|es|ing|e)\s+(?:the |its |our |what |that )?(?:doc|docs|document|context|ctx|"
+        r"page|passage|source|article|leaflet|label|contract|notes|kb|provided|given|retrieved|"
+        r"info|information|text|record|policy|listing|status|table|data|evidence|manual)",
+        r"contradict|\bcontrary to\b|\bunfaithful|not grounded|ungrounded|\bhallucinat\w* despite",
+        r"the (?:doc|docs|document|context|ctx|page|passage|leaflet|label|contract|listing|source|"
+        r"article|kb|notes|policy|record|status page|table|manual|snippet|tool result|api result)"
+        r" (?:says|said|states|stated|clearly|has|had|shows|showed|lists|listed|gives|gave|is clear)",
+        r"(?:right|was|is|it'?s|its) (?:there|right there) in|was (?:right )?in the (?:prompt|context|"
+        r"ctx|doc|docs|retrieved)|were (?:right )?in the (?:prompt|context|ctx)",
+        r"had the (?:doc|docs|answer|info|context|page|right doc)|despite (?:the |having )?"
+        r"(?:context|doc|source|the answer)|didn'?t (?:use|read|follow) the (?:context|doc|source|docs)",
+        r"against the (?:doc|source|context)|even though (?:the|it had)|(?:provided|supplied|given|"
+        r"retrieved) (?:doc|docs|context|text|passage|page|lease|contract|data) (?:says|said|shows)",
+        r"in the (?:supplied|provided|given|retrieved|attached) (?:doc|docs|context|text|lease|"
+        r"contract|page|passage|data)|not what the (?:doc|source|context)|\bgrounding\b",
+        r"(?:answer|it|model|bot) (?:is|was) in the (?:context|doc|docs)|from the context",
+    ),
+    "format": _compile(
+        r"\bjson\b|\byaml\b|\bcsv\b|\bxml\b|\bschema\b|\bformat|\bparse|\bparser|\binvalid\b",
+        r"\btemplate\b|\bbullet|\bmarkdown\b|\btable\b|\bsections?\b|\bheadings?\b|\bstructure",
+        r"\bfields?\b|\bkeys?\b|snake_?case|camel_?case|(?:character|char|word|line) (?:limit|count|max)",
+        r"\bmax(?:imum)? \d+|\btruncat|\btoo long for|\bexceed|\bover the (?:\d+|limit)",
+        r"wrong language|\bin (?:english|french|german|spanish|italian|portuguese|dutch|polish)\b",
+        r"\breplied in\b|\banswered in\b|\btranslat|\blocale\b|\bdate format|\biso ?8601|\bregex",
+        r"\bvalidator|\btrailing comma|\bextra (?:text|prose|words|commentary|explanation)",
+        r"\bpreamble\b|\bcopy button|\bone line\b|\bnumbered list|\bplain text\b|\bcode block",
+        r"\bfences?\b|\bunits?\b|\bcurrency format|\bdecimal|\bcolumns?\b|\bheader row",
+    ),
+    "style": _compile(
+        r"\btone\b|\brude\b|\bcurt\b|\bblunt\b|\bcold\b|\brobot|\bstiff\b|\b(?:too |over ?)formal",
+        r"\binformal\b|\bcasual\b|unprofessional|\bverbose\b|\bwordy\b|\btoo long\b|long[- ]winded",
+        r"\brambl|\bessay\b|\bwaffl|\btoo short\b|\bterse\b|\bjargon|\btoo technical|\btoo complex",
+        r"reading level|\bkids\b|\bchildren\b|year[- ]olds?|plain (?:english|language)|\bcondescend",
+        r"patroni|\bsnark|\bsarcas|\bunfriendly|\bwarmth\b|\bempath|\bapologi[sz]|\bemoji",
+        r"exclamation|\bvoice\b|\bpersona\b|\bbreaks? character|\bin character|\bbrand\b",
+        r"\bcheesy\b|\bsalesy\b|\bpushy\b|\bpreachy\b|\blectur|tone[- ]deaf|\bchatty\b|\bflowery\b",
+        r"\bsounds like\b|\bcringe|\bawkward\b|\bdry\b|\bboring\b|\bsycophan|\bover the top",
+        r"\btoo (?:much|many) (?:words|detail|text|fluff)|\bfluff|\bhedg|\bdisclaimer",
+        r"\bcomplicated\b|\bdumb(?:ed)? down|\bsimpler\b|\bshorter\b|\bconcise|\bpolite|\bimpolite",
+    ),
+    "procedure": _compile(
+        r"escalat|\bhand ?off|\bhandover|\bhand (?:it )?over|\bhuman\b|\blive agent|\btransfer",
+        r"should(?:'ve| have)? (?:asked|checked|verified|confirmed|referred|escalated|flagged|"
+        r"routed|stopped|refused|declined|collected|logged|followed|warned)",
+        r"(?:didn'?t|did not|never|without) (?:ask|asking|check|checking|verify|verifying|confirm|"
+        r"confirming|escalat|refer|follow|following|log|logging)",
+        r"\bclarif|\bconfirmation|\bverif|\bauthenticat|\bidentity\b|\bid check|\bconsent",
+        r"\bskipp|\bsteps?\b|\bprocedure|\bprotocol|\bsop\b|\bpolicy (?:says|requires|is)",
+        r"\brequired\b|\bmandatory\b|not allowed|isn'?t allowed|not supposed|not permitted",
+        r"\bbefore (?:doing|giving|booking|refunding|issuing|sharing|discussing|answering|"
+        r"processing|cancel|approving|sending|any)",
+        r"\brefer(?:ral|red)? (?:to|it)|\bsafeguard|\bcrisis|\bapproval|\bsign[- ]off|\bworkflow",
+        r"wrong (?:order|convention|method|approach|sequence|process)|\bconvention\b|\bchecklist",
+        r"\bcompliance\b|\bregulat\w* (?:requires|says)|\bduty of care|\bred flag|\btriage\b",
+        r"\bunsafe\b|\brisk\b|\bgave (?:legal|medical|financial) advice|\bdiagnos",
+    ),
+    "preference": _compile(
+        r"\bprefer|\bpreference|\bwon\b|\bwinner|\bwin ?rate|\bvotes?\b|\bvoted|\braters?\b",
+        r"\brated (?:it |the other |b |a )?(?:higher|better|lower|worse)|\ba/b\b|\bab test|\bvariant",
+        r"\b(?:option|response|answer|version|candidate) (?:[a-d1-4]|one|two|b)\b",
+        r"\b[ab12]\s*(?:>|≻|>>|beats|over)\s*[ab12]\b|side[- ]by[- ]side|\bpairwise|\bchosen\b",
+        r"\brejected\b|\bboth (?:are |were |answers |responses )?(?:fine|ok|okay|correct|"
+        r"acceptable|good|right|accurate|valid)",
+        r"\bnot wrong\b|isn'?t wrong|wasn'?t wrong|nothing (?:factually )?wrong|technically "
+        r"(?:correct|right|fine)|(?:acceptable|fine|correct|ok|okay|accurate),? but\b",
+        r"\bliked\b|\bclicks?\b|\bctr\b|\bconversion|\bengagement|users (?:like|liked|prefer)",
+        r"\bother (?:one|answer|version|response) (?:is|was) better|\bbetter than\b|\bless preferred",
+        r"\bpeople (?:like|liked|prefer|chose)|\bmost (?:people|users|raters)|\bfavou?red",
+    ),
+}
+
+PREFERENCE_SOURCE = re.compile(
+    r"ab[_ -]?test|a/b|pairwise|preference|side[_ -]?by[_ -]?side|arena|comparison|ranking|"
+    r"head[_ -]?to[_ -]?head|\bsxs\b|\bvote",
+    re.IGNORECASE,
+)
+PREFERENCE_METADATA_KEY = re.compile(
+    r"win[_ -]?rate|variant|chosen|rejected|comparison|preferred|winner|votes|arm|bucket",
+    re.IGNORECASE,
+)
+FORMAT_METADATA_KEY = re.compile(r"validator|schema|format|parser", re.IGNORECASE)
+STYLE_METADATA_KEY = re.compile(
+    r"audience|reading[_ -]?level|persona|tone|voice|brand|age[_ -]?group", re.IGNORECASE
+)
+RETRIEVAL_METADATA_KEY = re.compile(r"retriev|top[_ -]?k|index|rag|search|chunk", re.IGNORECASE)
+
+# The model gives a generic or hedged answer instead of a specific fact.
+HEDGE = re.compile(
+    r"\b(?:typically|usually|generally|normally|commonly|often|most (?:\w+ )?(?:carriers|companies|"
+    r"firms|schools|stores|providers|people)|in most cases|around|approximately|roughly|about|likely|"
+    r"probably|may|might|could be|depends|varies|i don'?t have (?:access|real[- ]time|information|"
+    r"specific)|i'?m not able to|i am not able to|i cannot (?:access|look|check|see)|i can'?t "
+    r"(?:access|look|check|see)|i don'?t know|not sure|check with|contact your|refer to your|"
+    r"standard|in general|tends? to|it is common|is common)\b",
+    re.IGNORECASE,
+)
+# The model says the documents do not have the answer.
+NOT_FOUND = re.compile(
+    r"(?:don'?t|doesn'?t|do not|does not|didn'?t|did not) (?:mention|specify|say|contain|include|"
+    r"cover|state|list|provide)|couldn'?t find|could not find|can'?t find|cannot find|unable to find|"
+    r"no (?:information|mention|details?|data|record)|not (?:mentioned|specified|stated|listed|"
+    r"available|included|covered|found) in|isn'?t (?:mentioned|listed|in)|not in the (?:documents?|"
+    r"context|sources?|provided)|the (?:provided |available )?(?:documents?|sources?|context|"
+    r"information) (?:don'?t|doesn'?t|do not|does not)|may not exist|i (?:don'?t|do not) see",
+    re.IGNORECASE,
+)
+# The output reports an action as done.
+ACTION_DONE = re.compile(
+    r"\b(?:done|booked|cancel(?:l)?ed|refunded|deleted|dropped|removed|sent|approved|processed|"
+    r"submitted|written off|issued|transferred|scheduled|reset|granted|shared|updated|ordered|"
+    r"paid|closed|created|ran|executed|deployed|restarted|revoked|unlocked|confirmed)\b|"
+    r"\bi(?:'ve| have) (?:gone ahead|gone and|\w+ed)\b|\bhas been \w+(?:ed|en)\b|"
+    r"\bno problem\b|\bsure thing\b|\ball set\b",
+    re.IGNORECASE,
+)
+# The expected answer escalates, refers, verifies or asks before acting.
+ESCALATION = re.compile(
+    r"escalat|\brefer|\bhand (?:you )?over|\bhuman\b|\bcolleague|\bspecialist|\bdoctor|\bgp\b|"
+    r"\bpharmacist|\bcaseworker|\bcase worker|\bsupervisor|\bmanager approval|\bapproval|"
+    r"\bcrisis|\bhelpline|\bhotline|\bemergency|\b(?:911|999|112|988)\b|\bsafety team|"
+    r"\bsecurity team|\bon-?call|\bpassed (?:your|this|it) (?:on|to)|\bconnect you|\btransfer you|"
+    r"\bcontact (?:a|your|the|our) |\bseek (?:medical|legal|professional)|\blawyer|\bsolicitor|"
+    r"\battorney|\bengineer will|\bour team will|\bi'?ve (?:created|raised|logged|opened) (?:a|an)",
+    re.IGNORECASE,
+)
+VERIFY = re.compile(
+    r"\bverify|\bverif|\bconfirm|\bidentity|\bsecurity question|\bauthenticat|\bbefore i can|"
+    r"\bfirst,? (?:i|we|let|please|could|can)|\bneed (?:to|your) (?:check|confirm|see|know)|"
+    r"\blet me (?:check|confirm|verify|look)|\bcan you (?:confirm|tell|share|give)|"
+    r"\bcould you (?:confirm|tell|share|give|clarify)|\bwhich (?:one|of)|\bdo you mean|"
+    r"\bplease (?:confirm|provide|give|share|send)",
+    re.IGNORECASE,
+)
+# Words an expected answer uses to mark that a fact changed over time.
+TEMPORAL = re.compile(
+    r"\bsince\b|\bas of\b|\bfrom (?:the )?(?:\d{1,2} )?(?:" + _MONTH + r"|\d{4}|last|this|next)|"
+    r"\bnow\b|\bcurrent(?:ly)?\b|\bno longer\b|\bwas (?:removed|replaced|renamed|raised|lowered|"
+    r"changed|updated|retired|deprecated|discontinued|moved)|\bremoved\b|\breplaced\b|\brenamed\b|"
+    r"\bdeprecated\b|\bend[- ]of[- ]life\b|\beol\b|\bnew\b|\bupdated?\b|\bmoved\b|\braised\b|"
+    r"\blowered\b|\bincreased\b|\breduced\b|\bthe latest\b|\bafter (?:the )?(?:\w+ )?(?:update|"
+    r"change|upgrade|release|patch|increase|merger|rebrand)|\bin force\b|\bsuperseded\b|"
+    r"\bappointed\b|\btook over\b|\bsucceeded\b|\bformerly\b|\bpreviously\b|\bbefore that\b|"
+    r"\bthese days\b|\btoday\b|\bthis year\b|\bdiscontinued\b|\bretired\b",
+    re.IGNORECASE,
+)
+FORMAT_REQUEST = re.compile(
+    r"\bjson\b|\byaml\b|\bcsv\b|\bxml\b|\bschema\b|\bmarkdown\b|\btable\b|\bbullet|\bnumbered|"
+    r"\blist\b|\bsections?\b|\bheadings?\b|\bonly\b|\bjust the\b|\bexactly\b|\bformat\b|"
+    r"\btemplate\b|\bone (?:line|word|sentence)|\b(?:max(?:imum)?|at most|no more than|under|"
+    r"within|up to)\s+\d+\s*(?:char|characters|chars|words|lines|sentences|bullets|items|points)|"
+    r"\b\d+\s*(?:char|characters|chars|words|lines|sentences|bullets)\b|\bin (?:english|french|"
+    r"german|spanish|italian|portuguese|dutch)|\bcode block|\bplain text|\bfields?\b|\bkeys?\b",
+    re.IGNORECASE,
+)
+LENGTH_LIMIT = re.compile(
+    r"(?:max(?:imum)?|at most|no more than|under|within|up to|less than|fewer than|limit(?:ed)? "
+    r"(?:of|to)?)\s*(\d+)\s*(char|characters|chars|words|lines|sentences|bullets|items|points)|"
+    r"\b(\d+)\s*(char|characters|chars|words|lines|sentences|bullets)\s*(?:max|maximum|limit|or less)",
+    re.IGNORECASE,
+)
+# Cues that a question or a correction is about something that changes over time.
+TIME_CUE = re.compile(
+    r"\b(?:still|now|currently|current|anymore|any more|latest|newest|today|tonight|these days|"
+    r"right now|this (?:week|month|year|season|quarter|term|semester)|as of|recent(?:ly)?|"
+    r"since|became|become|left|ended|stopped|started|launched|migrated|switched|introduced|"
+    r"discontinued|retired|replaced|renamed|removed|moved|changed|updated|upgraded|raised|"
+    r"dropped|no longer|old|new|expired|reorg|rebrand|merged|acquired|took over|"
+    r"alte[nrs]?|veraltet|ancien(?:ne)?|antiguo|obsolet[oae])\b",
+    re.IGNORECASE,
+)

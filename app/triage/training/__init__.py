@@ -1,0 +1,1 @@
+"""Training the learned part of triage from labelled cases."""

@@ -1,0 +1,86 @@
+"""`rung worker`: run jobs from a queue (Celery with a broker, else by polling the database)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+
+import typer
+from rich.console import Console
+
+from app.config import get_settings
+from app.workers.dispatch import QUEUES
+from app.workers.policy import get_policy
+
+console = Console(stderr=True)
+
+
+def worker(
+    queue: list[str] = typer.Option(
+        ["default"], "--queue", "-Q", help="queue(s) to take jobs from: default, gpu"
+    ),
+    concurrency: int = typer.Option(
+        1, min=1, help="jobs at once; on the gpu queue give the number of GPUs (one job each)"
+    ),
+    loglevel: str = typer.Option("info", help="Celery log level"),
+) -> None:
+    """Start a worker that runs jobs.
+
+    With RUNG_BROKER_URL (redis://... or amqp://...) this is a Celery worker: one job at a time
+    per process (prefetch 1, late acks), e.g. on a GPU machine:
+
+        RUNG_BROKER_URL=redis://redis:6379/0 rung worker --queue gpu --concurrency 2
+
+    Without a broker it polls the database for queued jobs (like the worker inside rung serve).
+    """
+    unknown = sorted(set(queue) - set(QUEUES))
+    if unknown:
+        console.print(f"[red]Unknown queue(s) {', '.join(unknown)}[/]; use {', '.join(QUEUES)}")
+        raise typer.Exit(2)
+    settings = get_settings()
+    get_policy()  # fail fast on a bad RUNG_JOB_* value
+    if not settings.broker_url:
+        _poll_forever(queue)
+        return
+    from app.workers.celery_app import make_celery
+
+    if concurrency > 1 and "gpu" in queue:
+        os.environ["RUNG_PIN_GPU_PER_PROCESS"] = "1"
+    app = make_celery(settings.broker_url)
+    pool = "solo" if concurrency == 1 else "prefork"
+    app.worker_main(
+        argv=[
+            "worker",
+            f"--queues={','.join(queue)}",
+            f"--concurrency={concurrency}",
+            f"--pool={pool}",
+            "--prefetch-multiplier=1",
+            f"--loglevel={loglevel}",
+            f"--hostname=rung-{'-'.join(queue)}-{os.getpid()}@{socket.gethostname()}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+def _poll_forever(queues: list[str]) -> None:
+    from app.workers.polling import PollingWorker
+
+    polling = PollingWorker(settings=get_settings(), policy=get_policy(), queues=queues,
+                            wake=threading.Event())
+    console.print(
+        f"No RUNG_BROKER_URL: polling the database for jobs on {', '.join(queues)} (Ctrl-C stops)"
+    )
+    stopped = threading.Event()
+
+    def _stop(*_: object) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    polling.start()
+    stopped.wait()
+    console.print("Stopping: a running job stops at its next step and is re-queued.")
+    polling.stop()

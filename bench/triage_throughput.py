@@ -1,0 +1,68 @@
+"""Triage throughput: 1,000 cases synthesised from the training cases.
+
+Prints cases per second and the engine overhead ratio: total engine time divided by the time
+of the embedding model alone on the same texts. Figures only, no assertions.
+
+    python bench/triage_throughput.py [--cases 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from app.cases.schemas import FailureCase  # noqa: E402
+from app.triage.engine import load_engine  # noqa: E402
+from app.triage.features import SIMILARITY_PAIRS, field_text  # noqa: E402
+from app.triage.training.train import load_training_set  # noqa: E402
+
+
+def synthesise(n: int) -> list[FailureCase]:
+    """`n` distinct cases: training cases cycled, each with a numbered input and output."""
+    base = [c.case for c in load_training_set().cases]
+    out: list[FailureCase] = []
+    for i in range(n):
+        case = base[i % len(base)]
+        out.append(
+            case.model_copy(update={"input": f"{case.input} (#{i})", "output": f"{case.output} [{i}]"})
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cases", type=int, default=1000)
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    engine = load_engine()
+    engine.triage(synthesise(4))  # warm-up
+    load_s = time.perf_counter() - started
+    cases = synthesise(args.cases)
+
+    started = time.perf_counter()
+    results = engine.triage(cases)
+    engine_s = time.perf_counter() - started
+
+    fields = list(dict.fromkeys([*engine.classifier.config.fields, *(f for p in SIMILARITY_PAIRS for f in p)]))
+    texts = [field_text(case, name) for name in fields for case in cases]
+    started = time.perf_counter()
+    engine.embedder.encode(texts)
+    embed_s = time.perf_counter() - started
+
+    flagged = sum(r.needs_review for r in results)
+    print(f"engine version        : {engine.version}")
+    print(f"load + warm-up        : {load_s:.1f} s")
+    print(f"cases                 : {len(cases)} ({flagged} flagged needs_review)")
+    print(f"embedded texts        : {len(texts)} ({', '.join(fields)})")
+    print(f"engine time           : {engine_s:.2f} s  -> {len(cases) / engine_s:.1f} cases/s")
+    print(f"embedding model alone : {embed_s:.2f} s  -> {len(cases) / embed_s:.1f} cases/s")
+    print(f"engine overhead ratio : {engine_s / embed_s:.2f} (engine time / embedding time)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""Scorers, registered by name in `REGISTRY` (``factory(context=ScorerContext, **params)``).
+
+Built in: exact_match, json_valid, json_schema, regex, length (pass/fail 0/1); rouge_l, bleu,
+chrf, string_similarity (ragas non-LLM metrics); semantic_similarity (MiniLM); context_precision,
+context_recall (ragas non-LLM); faithfulness, answer_correctness (ragas, need a judge model).
+Register your own with ``@register("name")`` on a class with ``metric`` and ``async score``.
+"""
+
+from evals.scorers import overlap, rag, semantic, text
+from evals.scorers.base import (
+    REGISTRY,
+    Score,
+    Scorer,
+    ScorerContext,
+    ScorerFactory,
+    build_scorer,
+    parse_scorer_spec,
+    register,
+)
+
+__all__ = [
+    "REGISTRY",
+    "Score",
+    "Scorer",
+    "ScorerContext",
+    "ScorerFactory",
+    "build_scorer",
+    "overlap",
+    "parse_scorer_spec",
+    "rag",
+    "register",
+    "semantic",
+    "text",
+]

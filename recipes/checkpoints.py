@@ -1,0 +1,46 @@
+"""Find the trainer checkpoint a resumed job continues from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from recipes.errors import RecipeConfigError
+
+CHECKPOINTS_SUBDIR = "checkpoints"
+
+
+def is_checkpoint(folder: Path) -> bool:
+    return (folder / "trainer_state.json").is_file()
+
+
+def find_checkpoint(resume_from: Path | None) -> Path | None:
+    """The checkpoint to resume from.
+
+    ``resume_from`` may be a checkpoint folder (has ``trainer_state.json``), a folder holding
+    ``checkpoint-N`` folders, or a previous run's ``output_dir`` (checkpoints in
+    ``output_dir/checkpoints``). The highest step wins. None when ``resume_from`` is None or holds
+    no checkpoint yet (a job that died before its first save starts again from step 0).
+    A path that does not exist is a user error.
+    """
+    if resume_from is None:
+        return None
+    folder = Path(resume_from).expanduser()
+    if not folder.exists():
+        raise RecipeConfigError(f"resume_from {folder} does not exist", field="resume_from")
+    if is_checkpoint(folder):
+        return folder
+    for parent in (folder, folder / CHECKPOINTS_SUBDIR):
+        found = [
+            p
+            for p in parent.glob("checkpoint-*")
+            if p.is_dir() and p.name.split("-")[-1].isdigit() and is_checkpoint(p)
+        ]
+        if found:
+            return max(found, key=lambda p: int(p.name.split("-")[-1]))
+    return None
+
+
+def latest_checkpoint(output_dir: Path) -> Path | None:
+    """The newest checkpoint written under ``output_dir/checkpoints``, if any."""
+    checkpoints = output_dir / CHECKPOINTS_SUBDIR
+    return find_checkpoint(checkpoints) if checkpoints.exists() else None

@@ -1,0 +1,57 @@
+"""The engine end to end on hand-made cases (real embeddings, the shipped artefact)."""
+
+from __future__ import annotations
+
+import re
+
+from app.cases.schemas import FailureCase
+from app.triage.engine import TriageEngine, load_engine
+from tests.triage.test_signals import CASES
+
+
+def test_clear_cases_get_their_subcategory_and_fix(engine: TriageEngine) -> None:
+    names = list(CASES)
+    results = engine.triage([CASES[n] for n in names])
+    assert [r.subcategory for r in results] == names
+    for name, result in zip(names, results, strict=True):
+        assert result.category == ("knowledge" if name in {"missing_knowledge", "stale_knowledge", "retrieval_gap"} else "behavior")
+        assert 0.0 <= result.confidence <= 1.0
+        assert result.evidence
+        assert abs(sum(result.probabilities.values()) - 1.0) < 1e-3
+        assert result.engine_version == engine.version
+
+
+def test_attempted_prompting_moves_behaviour_to_lora(engine: TriageEngine) -> None:
+    case = CASES["format"]
+    tried = case.model_copy(update={"attempted": ["prompting"]})
+    first, second = engine.triage([case, tried])
+    assert (first.subcategory, first.fix) == ("format", "prompting")
+    assert (second.subcategory, second.fix) == ("format", "lora")
+
+
+def test_contradictory_case_is_flagged_for_review(engine: TriageEngine) -> None:
+    case = FailureCase(
+        input="what's the fee",
+        output="It's 20.",
+        feedback="outdated, also ignored the doc, and reviewers preferred the other answer",
+        context=["The fee is 25."],
+        expected="25",
+        source="ab_test",
+    )
+    (result,) = engine.triage([case])
+    assert result.needs_review
+    assert any(e.startswith("review:") for e in result.evidence)
+    assert result.subcategory in result.probabilities
+
+
+def test_order_is_kept_and_empty_input(engine: TriageEngine) -> None:
+    names = ["preference", "missing_knowledge", "format"]
+    results = engine.triage([CASES[n] for n in names])
+    assert [r.subcategory for r in results] == names
+    assert engine.triage([]) == []
+
+
+def test_version_names_the_artefact_and_engine_is_cached(engine: TriageEngine) -> None:
+    assert re.fullmatch(r"rung-triage/\d+\+\d+-[0-9a-f]{12}", engine.version)
+    assert engine.manifest.artefact_sha256.startswith(engine.version.rsplit("-", 1)[1])
+    assert load_engine() is engine
