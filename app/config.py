@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     max_batch_cases: int = Field(default=1000, ge=1, description="cases per POST")
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, description="JSON body cap")
     cors_origins: list[str] = Field(default_factory=list)
+    max_upload_bytes: int = Field(
+        default=20 * 1024**3, ge=1024, description="dataset upload cap (streamed to disk)"
+    )
+    embedded_worker: bool = Field(
+        default=True, description="run jobs in-process inside `rung serve` when no broker is set"
+    )
     triage_on_ingest: bool = Field(
         default=True, description="triage stored cases as they arrive (else on first read)"
     )

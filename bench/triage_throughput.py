@@ -15,10 +15,10 @@ import time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from app.cases.schemas import FailureCase  # noqa: E402
-from app.triage.engine import load_engine  # noqa: E402
-from app.triage.features import SIMILARITY_PAIRS, field_text  # noqa: E402
-from app.triage.training.train import load_training_set  # noqa: E402
+from app.cases.schemas import FailureCase
+from app.triage.engine import load_engine
+from app.triage.features import SIMILARITY_PAIRS, field_text
+from app.triage.training.train import load_training_set
 
 
 def synthesise(n: int) -> list[FailureCase]:
@@ -28,7 +28,9 @@ def synthesise(n: int) -> list[FailureCase]:
     for i in range(n):
         case = base[i % len(base)]
         out.append(
-            case.model_copy(update={"input": f"{case.input} (#{i})", "output": f"{case.output} [{i}]"})
+            case.model_copy(
+                update={"input": f"{case.input} (#{i})", "output": f"{case.output} [{i}]"}
+            )
         )
     return out
 
@@ -36,6 +38,7 @@ def synthesise(n: int) -> list[FailureCase]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cases", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -44,15 +47,20 @@ def main() -> None:
     load_s = time.perf_counter() - started
     cases = synthesise(args.cases)
 
-    started = time.perf_counter()
-    results = engine.triage(cases)
-    engine_s = time.perf_counter() - started
-
-    fields = list(dict.fromkeys([*engine.classifier.config.fields, *(f for p in SIMILARITY_PAIRS for f in p)]))
+    fields = list(
+        dict.fromkeys([*engine.classifier.config.fields, *(f for p in SIMILARITY_PAIRS for f in p)])
+    )
     texts = [field_text(case, name) for name in fields for case in cases]
-    started = time.perf_counter()
-    engine.embedder.encode(texts)
-    embed_s = time.perf_counter() - started
+    engine_runs: list[float] = []
+    embed_runs: list[float] = []
+    for _ in range(args.repeats):  # alternate, keep the best of each (the machine is shared)
+        started = time.perf_counter()
+        results = engine.triage(cases)
+        engine_runs.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        engine.embedder.encode(texts)
+        embed_runs.append(time.perf_counter() - started)
+    engine_s, embed_s = min(engine_runs), min(embed_runs)
 
     flagged = sum(r.needs_review for r in results)
     print(f"engine version        : {engine.version}")

@@ -14,7 +14,8 @@
 should_stop=None, chat_model=None, judge_model=None)``. ``documents`` is a list of
 ``{"id": str, "text": str, "metadata": dict}`` (metadata optional). ``eval_rows`` are SFT rows
 (question = last user message, reference = the assistant answer) or ``{"question", "answer"}``;
-either may carry ``"reference_doc_ids": [...]``, the documents that hold the answer. ``train_rows``
+either may carry ``"reference_doc_ids": [...]`` (top level or in ``metadata``), the documents that
+hold the answer. ``train_rows``
 are not used (the documents are the knowledge); ``resume_from`` is ignored (indexing is cheap).
 ``chat_model`` answers (None: ``config.base_model`` locally); ``judge_model`` turns on the LLM
 metrics.
@@ -179,7 +180,8 @@ def check_documents(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def rag_eval_row(row: dict[str, Any], *, index: int) -> RagEvalRow:
-    ids = row.get("reference_doc_ids") or []
+    metadata = row.get("metadata") if isinstance(row.get("metadata"), dict) else {}
+    ids = row.get("reference_doc_ids") or metadata.get("reference_doc_ids") or []
     if not isinstance(ids, list):
         raise RecipeConfigError(f"rag eval row {index}: reference_doc_ids must be a list")
     ids = [str(i) for i in ids]

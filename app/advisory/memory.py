@@ -204,10 +204,10 @@ def choose_method(
 ) -> MethodChoice:
     """Full SFT, LoRA or QLoRA for a `params_b`-billion model on one GPU of `gpu_gb` GB.
 
-    The rule: full SFT only for models under 1B parameters when it fits (a full copy is then a
-    few GB and trains in minutes); otherwise LoRA when its 16-bit base fits; otherwise QLoRA when
-    the 4-bit base fits; otherwise QLoRA is still the least demanding, and the reasoning says how
-    much memory it needs.
+    The rule: LoRA when its 16-bit base fits (for models under 1B parameters the reasoning adds
+    that full SFT is affordable too); otherwise QLoRA when the 4-bit base fits; otherwise QLoRA
+    is still the least demanding, and the reasoning says how much memory it needs. Full SFT is
+    never the default: the ladder's rung is LoRA, and a full copy per variant is an anti-pattern.
     """
     estimates = estimate_all(params_b=params_b, gpu_memory_gb=gpu_gb, setup=setup)
     by_method = {e.method: e for e in estimates}
@@ -220,15 +220,15 @@ def choose_method(
         f"LoRA about {_gb(lora.total_gb)}; QLoRA about {_gb(qlora.total_gb)}. "
         f"The GPU has {gpu_gb:g} GB, of which {usable:.0f} GB is planned for.",
     ]
-    if full.fits and params_b <= FULL_SFT_MAX_PARAMS_B:
-        lines.append(
-            f"Full SFT fits and a {size} model is small: a full copy costs about "
-            f"{_gb(params_b * FULL_WEIGHT_BYTES)} to store, so there is little to save with "
-            "adapters. Switch to LoRA if you will keep several variants."
-        )
-        return MethodChoice(method="full_sft", fits=True, reasoning=lines, estimates=estimates)
     if lora.fits:
-        if full.fits:
+        if full.fits and params_b <= FULL_SFT_MAX_PARAMS_B:
+            lines.append(
+                f"LoRA fits. Full SFT fits too and a {size} model is small (a full copy is about "
+                f"{_gb(params_b * FULL_WEIGHT_BYTES)}), so full SFT is affordable here; LoRA stays "
+                "the default because it forgets less of the base and keeps one base plus small "
+                "adapters per variant. Choose full SFT only when a LoRA run falls short."
+            )
+        elif full.fits:
             lines.append(
                 "Full SFT would fit too, but LoRA matches it on narrow behaviour tasks at a "
                 "fraction of the memory, forgets less of the base model, and leaves one base "

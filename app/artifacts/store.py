@@ -112,15 +112,21 @@ class ArtifactStore:
         return f"{self.root}/tmp/{uuid.uuid4().hex}"
 
     # -- writing ---------------------------------------------------------------------------
-    def _place(self, local_source: Path, final: str) -> bool:
-        """Copy a local file to ``final`` unless that name exists; True when it was written."""
+    def _place(self, local_source: Path, final: str, *, move: bool = False) -> bool:
+        """Copy (or, with ``move``, rename when on the same disk) a local file to ``final``
+        unless that name exists; True when it was written."""
         if self.fs.exists(final):
             return False
         tmp = self._tmp()
         self.fs.makedirs(tmp.rsplit("/", 1)[0], exist_ok=True)
         self.fs.makedirs(final.rsplit("/", 1)[0], exist_ok=True)
         if self.local:
-            shutil.copyfile(local_source, tmp)
+            try:
+                if not move:
+                    raise OSError("copy requested")
+                os.replace(local_source, tmp)
+            except OSError:  # another file system (or a copy was asked for)
+                shutil.copyfile(local_source, tmp)
             try:
                 os.link(tmp, final)  # atomic, and refuses to replace an existing name
             except FileExistsError:
@@ -166,8 +172,10 @@ class ArtifactStore:
         name: str | None = None,
         job_id: str | None = None,
         sha256: str | None = None,
+        move: bool = False,
     ) -> StoredArtifact:
-        """Store one file; ``sha256`` may be passed when the caller hashed it while writing."""
+        """Store one file; ``sha256`` may be passed when the caller hashed it while writing.
+        ``move``: the caller no longer needs ``path`` (on local disk it is renamed, not copied)."""
         path = Path(path)
         if sha256 is None:
             sha256, size = sha256_file(path)
@@ -175,7 +183,7 @@ class ArtifactStore:
             size = path.stat().st_size
         stored = StoredFile(path=name or path.name, size=size, sha256=sha256)
         existed = self.exists(sha256)
-        self._place(path, self._blob(sha256))
+        self._place(path, self._blob(sha256), move=move)
         if not existed:
             self._write_manifest(sha256, is_dir=False, files=[stored], kind=kind,
                                  meta={"job_id": job_id})

@@ -13,6 +13,7 @@ import json
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ MODEL_NAME = "parcelpoint-assistant"
 # Short on purpose: the demo trains on a laptop CPU in a few minutes.
 SFT_CONFIG = {"max_steps": 24, "save_steps": 8, "eval_steps": 8, "per_device_train_batch_size": 4}
 DPO_CONFIG = {"max_steps": 12, "save_steps": 6, "eval_steps": 6, "per_device_train_batch_size": 4}
+RAG_CONFIG = {"max_new_tokens": 48, "eval_limit": 15}
 EVAL_EXAMPLES = 12
 EVAL_MAX_TOKENS = 48
 
@@ -136,8 +138,28 @@ def _documents() -> bytes:
     return "\n".join(json.dumps(row) for row in rows).encode()
 
 
+def _rag_questions() -> bytes:
+    """The RAG holdout as chat rows; metadata names the document that holds each answer."""
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": row["question"]},
+                {"role": "assistant", "content": row["answer"]},
+            ],
+            "metadata": {"reference_doc_ids": [Path(row["reference_doc"]).stem]},
+        }
+        for row in _jsonl(DEMO_DIR / "rag_holdout.jsonl")
+    ]
+    return "\n".join(json.dumps(row) for row in rows).encode()
+
+
 def _run_job(
-    client: ApiClient, *, recipe: str, dataset: str, config: dict[str, Any]
+    client: ApiClient,
+    *,
+    recipe: str,
+    dataset: str,
+    config: dict[str, Any],
+    holdout: str | None = None,
 ) -> dict[str, Any]:
     from app.jobs.cli import follow_job
 
@@ -149,6 +171,8 @@ def _run_job(
             console.print(f"{recipe}: already done ({job['id']}).")
             return job
     body = {"recipe": recipe, "dataset": dataset, "config": config}
+    if holdout:
+        body["holdout"] = holdout
     job = client.request("POST", f"/v1/projects/{PROJECT}/jobs", json=body).json()
     console.print(f"{recipe}: job {job['id']} queued on the in-process worker.")
     final = follow_job(client, PROJECT, job["id"])
@@ -270,6 +294,15 @@ def demo(
     """
     settings = get_settings()
     os.environ.setdefault("RUNG_MODELS_DIR", str(settings.home_dir / "models"))
+    # The demo's own progress bars say what runs; keep the libraries' bars and notices quiet.
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
     port = port or settings.port
 
     _step("1. Database")
@@ -301,6 +334,7 @@ def demo(
         prefs = _push(client, (DEMO_DIR / "preferences.jsonl").read_bytes(),
                       name="preferences.jsonl", kind="preference")
         docs = _push(client, _documents(), name="docs.jsonl", kind="documents")
+        questions = _push(client, _rag_questions(), name="rag_holdout.jsonl", kind="sft")
 
         _step("5. Recipes: LoRA SFT, then DPO on top, then a RAG index")
         sft_job = _run_job(client, recipe="lora_sft", dataset=sft, config=SFT_CONFIG)
@@ -308,7 +342,7 @@ def demo(
         dpo_job = _run_job(client, recipe="dpo", dataset=prefs,
                            config={**DPO_CONFIG, "adapter_path": str(sft_dir)})
         dpo_dir = _adapter_dir(client, settings, dpo_job, settings.home_dir / "demo" / "dpo")
-        _run_job(client, recipe="rag", dataset=docs, config={})
+        _run_job(client, recipe="rag", dataset=docs, config=RAG_CONFIG, holdout=questions)
 
         _step("6. Eval: tuned vs base on the holdout, gate, registry")
         base_run, tuned_run, gate = _evaluate(client, settings, dpo_dir)

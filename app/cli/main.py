@@ -17,7 +17,9 @@ from app.datasets.cli import datasets_app
 from app.evaluation.cli import eval_app, set_run_resolver
 from app.jobs.cli import jobs_app
 from app.serving.cli import serve_model
+from app.triage.cli import train_command, triage_command
 from app.workers.cli import worker
+from recipes.cli import app as recipes_app
 
 app = typer.Typer(
     name="rung",
@@ -32,6 +34,8 @@ app = typer.Typer(
 app.command("serve")(serve)
 app.command("report")(report)
 app.command("demo")(demo)
+app.command("triage")(triage_command)
+app.command("triage-train")(train_command)
 app.add_typer(db_app, name="db")
 app.add_typer(teams_app, name="teams")
 app.add_typer(cases_app, name="cases")
@@ -40,6 +44,7 @@ app.add_typer(jobs_app, name="jobs")
 app.command("worker")(worker)
 app.command("serve-model")(serve_model)
 app.add_typer(eval_app, name="eval")
+app.add_typer(recipes_app, name="recipes")
 eval_app.command("push")(eval_push)
 set_run_resolver(resolve_run)
 

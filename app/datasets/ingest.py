@@ -54,7 +54,7 @@ from app.datasets.token_budget import TokenCounter, token_counter
 
 MAX_LINE_BYTES = 16 * 1024 * 1024
 MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
-NEAR_DUPLICATE_MAX_ROWS = 100_000
+NEAR_DUPLICATE_MAX_ROWS = 50_000
 DEFAULT_HOLDOUT_FRACTION = 0.1
 MOSTLY_SYNTHETIC = 0.5
 TEXT_DOCUMENT_SUFFIXES = (".txt", ".md", ".markdown")

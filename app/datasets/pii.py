@@ -17,6 +17,8 @@ PHONE = re.compile(
     r"|\(?\d{2,4}\)?[ .-]\d{2,4}[ .-]\d{3,4}(?:[ .-]\d{2,4})?)(?!\w)"
 )
 
+_LONG_NUMBER = re.compile(r"\d(?:[ ().+-]{0,2}\d){9}")
+
 
 def luhn_valid(digits: str) -> bool:
     """The Luhn checksum that payment card numbers satisfy."""
@@ -37,6 +39,8 @@ def find_pii(text: str) -> list[str]:
     if "@" in text and EMAIL.search(text):
         found.append("email")
     cards: set[str] = set()
+    if not _LONG_NUMBER.search(text):  # no run of 10+ digits: no card and no phone number
+        return found
     for match in CARD.finditer(text):
         digits = re.sub(r"\D", "", match.group())
         if 13 <= len(digits) <= 19 and luhn_valid(digits):

@@ -22,7 +22,6 @@ from app.deps import ProjectDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/v1/projects/{project}/datasets", tags=["datasets"])
 
-DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024**3
 
 _PUSH_DOC = (
     "The dataset file as the raw body (`?filename=` names it; .jsonl, or .txt/.md for a "
@@ -82,7 +81,7 @@ async def push_dataset(
     session.commit()  # release the connection while the upload streams in
     tmp_root = settings.home_dir / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
-    max_bytes = int(getattr(settings, "max_upload_bytes", DEFAULT_MAX_UPLOAD_BYTES))
+    max_bytes = settings.max_upload_bytes
     with tempfile.TemporaryDirectory(dir=tmp_root, prefix="upload-") as tmp:
         work_dir = Path(tmp)
         upload = await receive_upload(

@@ -50,7 +50,8 @@ def create_version(
     if existing is not None:
         return existing, False
     parent_sha = get_version(session, project=project, ref=parent).sha256 if parent else None
-    store.put_file(result.path, kind="dataset", name=f"{name}.jsonl", sha256=result.sha256)
+    store.put_file(result.path, kind="dataset", name=f"{name}.jsonl", sha256=result.sha256,
+                   move=True)
     version = DatasetVersion(
         project_id=project.id,
         sha256=result.sha256,

@@ -12,7 +12,7 @@ from app.jobs.models import JobEvent
 
 
 def add_event(session: Session, *, job_id: str, type: str, **data: Any) -> JobEvent:
-    event = JobEvent(job_id=job_id, type=type, data=_jsonable(data))
+    event = JobEvent(job_id=job_id, type=type, data=jsonable(data))
     session.add(event)
     return event
 
@@ -56,11 +56,12 @@ def format_event(event: JobEvent) -> str:
     return f"{stamp} [{data.get('level', 'log')}] {data.get('message', '')}"
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` with NaN as None and anything unusual as a string (JSON columns accept it)."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, float) and value != value:  # NaN is not valid JSON
         return None
     if value is None or isinstance(value, bool | int | float | str):

@@ -105,7 +105,7 @@ async def job_events(
                 last = event["id"]
                 yield {"id": str(event["id"]), "event": event["type"],
                        "data": json.dumps(event["data"])}
-            if not batch and (state in TERMINAL_STATES or not follow):
+            if not batch and (state in TERMINAL_STATES or state == "deleted" or not follow):
                 yield {"event": "end", "data": json.dumps({"state": state, "last_id": last})}
                 return
             if not batch:
@@ -119,7 +119,8 @@ async def job_events(
 def _poll(url: str, job_id: str, after: int) -> tuple[list[dict[str, Any]], str]:
     with session_scope(url) as session:
         rows = events_after(session, job_id=job_id, after=after, limit=200)
-        state = session.get(Job, job_id).state  # type: ignore[union-attr]
+        job = session.get(Job, job_id)
+        state = job.state if job is not None else "deleted"
         return [{"id": e.id, "type": e.type, "data": e.data} for e in rows], state
 
 

@@ -38,7 +38,9 @@ def parse_case_line(text: str, *, path: Path, line: int) -> CaseRecord:
     try:
         data = json.loads(text.strip())
     except json.JSONDecodeError as exc:
-        raise CaseFileError(path, line, f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
+        raise CaseFileError(
+            path, line, f"not valid JSON ({exc.msg} at column {exc.colno})"
+        ) from exc
     if not isinstance(data, dict):
         raise CaseFileError(path, line, "each line must be a JSON object")
     try:

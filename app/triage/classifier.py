@@ -23,8 +23,8 @@ from app.triage.features import CaseFeatures
 @dataclass(frozen=True)
 class ModelConfig:
     fields: tuple[str, ...] = ("feedback", "output")
-    c: float = 0.3
-    rule_weight: float = 0.3
+    c: float = 0.1
+    rule_weight: float = 0.2
     embed_scale: float = 1.0
     signal_scale: float = 1.0
 

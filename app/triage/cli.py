@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +19,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from app.cases.schemas import SUBCATEGORIES, CaseLabel, FailureCase
+from app.cases.schemas import CaseLabel, FailureCase
 from app.triage.result import TriageResult
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
 
@@ -84,7 +84,8 @@ def _print_score(console: Console, score: Any) -> None:
             f"{score.not_flagged_subcategory_accuracy:.3f}",
         )
         summary.add_row(
-            f"fix accuracy, not flagged ({score.not_flagged})", f"{score.not_flagged_fix_accuracy:.3f}"
+            f"fix accuracy, not flagged ({score.not_flagged})",
+            f"{score.not_flagged_fix_accuracy:.3f}",
         )
     console.print(summary)
     per_class = Table(title="Per subcategory")
@@ -92,11 +93,18 @@ def _print_score(console: Console, score: Any) -> None:
         per_class.add_column(name, justify="right" if name != "subcategory" else "left")
     for name, figures in score.per_subcategory.items():
         per_class.add_row(
-            name, f"{figures.precision:.3f}", f"{figures.recall:.3f}", f"{figures.f1:.3f}",
+            name,
+            f"{figures.precision:.3f}",
+            f"{figures.recall:.3f}",
+            f"{figures.f1:.3f}",
             str(figures.support),
         )
     console.print(per_class)
-    short = {s: "".join(part[:4] for part in s.split("_"))[:7] for s in SUBCATEGORIES}
+    short = {
+        "missing_knowledge": "missing", "stale_knowledge": "stale", "retrieval_gap": "retr.",
+        "format": "format", "style": "style", "procedure": "proc.", "grounding": "ground.",
+        "preference": "pref.",
+    }  # fmt: skip
     matrix = Table(title="Confusion matrix (rows: label, columns: predicted)")
     matrix.add_column("label \\ predicted")
     for name in score.labels:
@@ -134,7 +142,9 @@ def triage_command(
     labels: list[CaseLabel | None] = [r.label for r in records]
     if score and any(label is None for label in labels):
         missing = next(r.line for r in records if r.label is None)
-        typer.echo(f"error: --score needs a label on every line; {file}:{missing} has none", err=True)
+        typer.echo(
+            f"error: --score needs a label on every line; {file}:{missing} has none", err=True
+        )
         raise typer.Exit(code=2)
     engine = load_engine(model_dir)
     cases = [r.case for r in records]
@@ -155,7 +165,9 @@ def triage_command(
         return
     _print_results_table(console, results, engine.version)
     if payload["recommendation"] is not None:
-        console.print(f"[bold]Recommendation:[/bold] {payload['recommendation'].get('headline', '')}")
+        console.print(
+            f"[bold]Recommendation:[/bold] {payload['recommendation'].get('headline', '')}"
+        )
     if figures is not None:
         _print_score(console, figures)
 
@@ -186,8 +198,17 @@ def train_command(
         f"trained triage model {manifest.version} on {manifest.n_cases} cases -> "
         f"{(model_dir or DEFAULT_MODEL_DIR) / manifest.artefact}\n"
         f"grouped {cv.get('folds')}-fold CV: category accuracy {cv.get('category_accuracy')}, "
-        f"subcategory macro-F1 {cv.get('subcategory_macro_f1')}, fix accuracy {cv.get('fix_accuracy')}"
+        f"subcategory macro-F1 {cv.get('subcategory_macro_f1')}, "
+        f"fix accuracy {cv.get('fix_accuracy')}"
     )
+    author = cv.get("leave_one_author_out")
+    if author:
+        typer.echo(
+            f"leave-one-author-out CV ({', '.join(author['authors'])}): category accuracy "
+            f"{author['category_accuracy']}, "
+            f"subcategory macro-F1 {author['subcategory_macro_f1']}, "
+            f"fix accuracy {author['fix_accuracy']}"
+        )
 
 
 cli = typer.Typer(name="triage", no_args_is_help=True, pretty_exceptions_enable=False)

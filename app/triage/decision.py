@@ -47,7 +47,13 @@ def decide_labels(
     out: list[tuple[str, str, str]] = []
     for row, tried in zip(probs, attempted, strict=True):
         subcategory, _ = choose_subcategory(row)
-        out.append((category_of(subcategory), subcategory, fix_for(subcategory=subcategory, attempted=tried)))
+        out.append(
+            (
+                category_of(subcategory),
+                subcategory,
+                fix_for(subcategory=subcategory, attempted=tried),
+            )
+        )
     return out
 
 
@@ -100,7 +106,8 @@ def decide(
     evidence = list(dict.fromkeys(s.evidence for s in own))[:4]
     if not evidence:
         evidence.append(
-            f"no explicit signal; the learned model places the case nearest to {_pretty(subcategory)}"
+            "no explicit signal; the learned model places the case nearest to "
+            f"{_pretty(subcategory)}"
             f" cases (p={confidence:.2f})"
         )
     if subcategory in KNOWLEDGE_SUBCATEGORIES:
@@ -120,6 +127,8 @@ def decide(
         confidence=round(min(max(confidence, 0.0), 1.0), 4),
         evidence=evidence,
         needs_review=needs_review,
-        probabilities={name: round(float(p), 4) for name, p in zip(SUBCATEGORIES, probs, strict=True)},
+        probabilities={
+            name: round(float(p), 4) for name, p in zip(SUBCATEGORIES, probs, strict=True)
+        },
         engine_version=engine_version,
     )

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from langchain_core.language_models import BaseChatModel
 
 from app.cases.schemas import FailureCase
@@ -110,10 +111,12 @@ class TriageEngine:
         self.stats.add(cases=len(cases), needs_review=sum(r.needs_review for r in results))
         return results
 
-    def _probe(self, model: BaseChatModel, case: FailureCase, row):  # type: ignore[no-untyped-def]
+    def _probe(
+        self, model: BaseChatModel, case: FailureCase, row: np.ndarray
+    ) -> tuple[np.ndarray, list[str]]:
         try:
             outcome = knowledge_probe.probe_case(model, case)
-        except Exception as exc:  # noqa: BLE001 - an optional probe must never break triage
+        except Exception as exc:
             log.warning("knowledge probe failed: %s", exc)
             self.stats.add(probe_errors=1)
             return row, []
@@ -122,14 +125,16 @@ class TriageEngine:
         self.stats.add(probes=1)
         return knowledge_probe.apply_probe(row, outcome), [outcome.evidence()]
 
-    def _second_opinion(self, model: BaseChatModel, case: FailureCase, row):  # type: ignore[no-untyped-def]
+    def _second_opinion(
+        self, model: BaseChatModel, case: FailureCase, row: np.ndarray
+    ) -> tuple[np.ndarray, list[str]]:
         try:
             opinion = second_opinion.ask(model, case)
         except second_opinion.UnparseableOpinionError as exc:
             log.info("second opinion ignored: %s", exc)
             self.stats.add(second_opinion_unparseable=1)
             return row, []
-        except Exception as exc:  # noqa: BLE001 - an optional opinion must never break triage
+        except Exception as exc:
             log.warning("second opinion failed: %s", exc)
             self.stats.add(second_opinion_errors=1)
             return row, []
@@ -157,6 +162,8 @@ def load_engine(model_dir: Path | None = None) -> TriageEngine:
     with _engines_lock:
         engine = _engines.get(key)
         if engine is None:
-            engine = TriageEngine(classifier=classifier, manifest=manifest, embedder=load_embedder())
+            engine = TriageEngine(
+                classifier=classifier, manifest=manifest, embedder=load_embedder()
+            )
             _engines[key] = engine
         return engine

@@ -50,10 +50,14 @@ class ProbeOutcome:
     def evidence(self) -> str:
         shown = ", ".join(f"'{t.split(':', 1)[-1]}'" for t in self.targets[:3])
         if self.level == "unknown":
-            return (f"knowledge probe: the base model never produced {shown} in {self.samples} "
-                    "samples (unknown fact)")
-        return (f"knowledge probe: the base model produced {shown} in {self.hits}/{self.samples} "
-                f"samples ({self.level.replace('_', ' ')} fact)")
+            return (
+                f"knowledge probe: the base model never produced {shown} in {self.samples} "
+                "samples (unknown fact)"
+            )
+        return (
+            f"knowledge probe: the base model produced {shown} in {self.hits}/{self.samples} "
+            f"samples ({self.level.replace('_', ' ')} fact)"
+        )
 
 
 def probe_targets(case: FailureCase) -> tuple[str, ...]:

@@ -23,8 +23,10 @@ FEEDBACK: dict[str, re.Pattern[str]] = {
         r"increased|decreased|renamed|replaced|moved|retired|discontinued|upgraded|reduced)",
         r"\bchanged\b|\bchange[ds]? (?:in|on|last|this|since)|superseded|deprecated|removed in",
         r"obsolete|\bstale\b|\blegacy\b|\beol\b|end[- ]of[- ]life|\bretired\b|discontinued",
-        r"\bold (?:price|prices|rate|rates|version|pricing|number|policy|value|info|information|data|"
-        r"figure|one|api|address|name|fee|fees|limit|rule|rules|law|schedule|model|plan|terms|spec)",
+        r"\bold (?:price|prices|rate|rates|version|pricing|number|policy|value|info|information|"
+        r"data|"
+        r"figure|one|api|address|name|fee|fees|limit|rule|rules|law|schedule|model|plan|terms|"
+        r"spec)",
         r"last year'?s|previous (?:version|rate|price|year|policy)|used to (?:be|cost)|was true",
         r"\bnew (?:price|pricing|rate|version|policy|law|rule|limit|ceo|head|manager|release|"
         r"schedule|fee|plan|model|regulation|address)",
@@ -32,37 +34,53 @@ FEEDBACK: dict[str, re.Pattern[str]] = {
         + _MONTH
         + r"|last|v?\d+\.\d+)|\bas of\b|\bbefore the (?:change|update)",
         r"price (?:change|increase|rise|hike)|went up|\brenamed\b|\breplaced by\b|moved to\b",
-        r"\bnow (?:costs?|is|are|says|uses|requires|runs|led|run)\b|\bthese days\b|\bcurrent(?:ly)? (?:is|price|rate|version)",
+        r"\bnow (?:costs?|is|are|says|uses|requires|runs|led|run)\b|\bthese days\b|"
+        r"\bcurrent(?:ly)? (?:is|price|rate|version)",
         r"year(?:s)? ago|months ago|training cutoff|knowledge cutoff|cut-off date",
     ),
     "missing_knowledge": _compile(
         r"made (?:it |that |this |stuff |things )?up|\binvent|hallucinat|halucinat|\bguess",
         r"fabricat|\bmakes? (?:it |stuff |things )?up|\bfake\b|\bmade[- ]up",
-        r"(?:does ?n[o']?t|did ?n[o']?t|doesnt|didnt|can ?n[o']?t|cant|couldn'?t|could not|has no|had no)"
+        r"(?:does ?n[o']?t|did ?n[o']?t|doesnt|didnt|can ?n[o']?t|cant|couldn'?t|could not|has no|"
+        r"had no)"
         r"\s+(?:know|have)\b",
-        r"no idea|no clue|not public|not publicly|\binternal\b|proprietary|\bprivate\b|confidential",
+        r"no idea|no clue|not public|not publicly|\binternal\b|proprietary|\bprivate\b|"
+        r"confidential",
         r"\bour (?:own|data|catalogue|catalog|policy|policies|product|products|price list|sop|sops|"
         r"rules|terms|contract|contracts|system|systems|records|database|docs|internal|menu|"
         r"inventory|stock|customers?|clients?|staff|team|rota|schedule|process|handbook|wiki)",
-        r"no access|needs? (?:our|access|the|a|to look up|to query|lookup)",
+        r"no access|needs? (?:our|access|to look up|to query|a lookup|lookup|the (?:lookup|"
+        r"database|"
+        r"records|data|api|catalog|catalogue|inventory))",
         r"never (?:seen|saw|trained|learned)|not in (?:its|the) training|wasn'?t trained|generic",
-        r"\bspecific to us\b|company[- ]specific|domain[- ]specific|product[- ]specific|in[- ]house",
-        r"\bunknown to\b|\blacks? (?:the |our )?(?:info|knowledge|data)|\bmissing (?:info|knowledge|facts?)",
+        r"\bspecific to us\b|company[- ]specific|domain[- ]specific|product[- ]specific|"
+        r"in[- ]house",
+        r"\blookup\b|\bcan'?t see\b|\bcannot see\b|\bno visibility|\bnot (?:been )?announced|"
+        r"\bunannounced|\bleaked\b|\bnot (?:yet )?released|\bisn'?t a real|\bnot a real|"
+        r"\bdoesn'?t exist",
+        r"\bunknown to\b|\blacks? (?:the |our )?(?:info|knowledge|data)|\bmissing (?:info|"
+        r"knowledge|facts?)",
     ),
     "retrieval_gap": _compile(
-        r"retriev|\bsearch (?:returned|results?|didn'?t|did not|found|missed|ranked)|\bsearch\b",
+        r"retriever|retrieval|(?:not|never|wasn'?t|weren'?t|didn'?t|did not) (?:get )?retriev|"
+        r"retrieved (?:a |an |the )?(?:wrong|different|other|old|outdated|unrelated|irrelevant)|"
+        r"\bsearch (?:returned|results?|didn'?t|did not|found|missed|ranked)|\bsearch\b",
         r"wrong (?:doc|docs|document|documents|page|pages|chunk|chunks|article|file|passage|"
         r"passages|section|source|version of the doc|kb|record|manual|faq|policy doc)",
         r"(?:doc|document|page|chunk|article|section|passage|faq|runbook|manual|record)s?"
-        r"(?: was| were| is| are)?\s+(?:missing|not (?:indexed|retrieved|returned|found|included|there))",
+        r"(?: was| were| is| are)?\s+(?:missing|not (?:indexed|retrieved|returned|found|included|"
+        r"there))",
         r"not in (?:the )?(?:context|ctx|index|docs|kb|knowledge base|retrieved|results|prompt)",
-        r"(?:context|ctx|retrieved|docs?|results?) (?:was |were |is |are )?(?:for|about|from) (?:a |an |the )?"
+        r"(?:context|ctx|retrieved|docs?|results?) (?:was |were |is |are )?(?:for|about|"
+        r"from) (?:a |an |the )?"
         r"(?:different|another|wrong|other|unrelated|older)",
         r"(?:context|ctx|docs?|kb|passages?|chunks?|results?) (?:didn'?t|did not|doesn'?t|does not|"
-        r"dont|don'?t|didnt|had no|has no|lacked|lacks|never) (?:have|contain|include|mention|cover|"
+        r"dont|don'?t|didnt|had no|has no|lacked|lacks|never) (?:have|contain|include|mention|"
+        r"cover|"
         r"hold|the)",
         r"\bindex(?:ed|ing)?\b|\branked\b|\branking\b|rerank|top[- ]?k\b|\bembedding|\bchunk",
-        r"irrelevant (?:doc|docs|context|passages|results|chunks)|(?:pulled|fetched|returned|grabbed|"
+        r"irrelevant (?:doc|docs|context|passages|results|chunks)|(?:pulled|fetched|returned|"
+        r"grabbed|"
         r"picked|got) the wrong|stale index|missing from (?:the )?(?:index|kb|context|corpus)",
         r"\bcorpus\b|\bvector (?:store|db|search)|\bbm25\b|\brecall@",
     ),
@@ -73,33 +91,58 @@ FEEDBACK: dict[str, re.Pattern[str]] = {
         r"contradict|\bcontrary to\b|\bunfaithful|not grounded|ungrounded|\bhallucinat\w* despite",
         r"the (?:doc|docs|document|context|ctx|page|passage|leaflet|label|contract|listing|source|"
         r"article|kb|notes|policy|record|status page|table|manual|snippet|tool result|api result)"
-        r" (?:says|said|states|stated|clearly|has|had|shows|showed|lists|listed|gives|gave|is clear)",
-        r"(?:right|was|is|it'?s|its) (?:there|right there) in|was (?:right )?in the (?:prompt|context|"
+        r" (?:says|said|states|stated|clearly|has|had|shows|showed|lists|listed|gives|gave|"
+        r"is clear)",
+        r"(?:right|was|is|it'?s|its) (?:there|right there) in|was (?:right )?in the (?:prompt|"
+        r"context|"
         r"ctx|doc|docs|retrieved)|were (?:right )?in the (?:prompt|context|ctx)",
         r"had the (?:doc|docs|answer|info|context|page|right doc)|despite (?:the |having )?"
-        r"(?:context|doc|source|the answer)|didn'?t (?:use|read|follow) the (?:context|doc|source|docs)",
+        r"(?:context|doc|source|the answer)|didn'?t (?:use|read|follow) the (?:context|doc|source|"
+        r"docs)",
         r"against the (?:doc|source|context)|even though (?:the|it had)|(?:provided|supplied|given|"
-        r"retrieved) (?:doc|docs|context|text|passage|page|lease|contract|data) (?:says|said|shows)",
+        r"retrieved) (?:doc|docs|context|text|passage|page|lease|contract|data) (?:says|said|"
+        r"shows)",
         r"in the (?:supplied|provided|given|retrieved|attached) (?:doc|docs|context|text|lease|"
         r"contract|page|passage|data)|not what the (?:doc|source|context)|\bgrounding\b",
         r"(?:answer|it|model|bot) (?:is|was) in the (?:context|doc|docs)|from the context",
+        r"\bignor(?:ed|es|ing)\b|\bopposite\b|\bretrieved (?:but|and|fine|correctly)|"
+        r"(?:was|were) (?:correctly )?retrieved\b|\bused the old (?:number|value|price) anyway",
+        r"\b(?:doc|docs|document|context|ctx|page|passage|leaflet|label|contract|listing|source|"
+        r"notice|policy|record|profile|file|sheet|schedule|spec|table|manual|snippet|result|"
+        r"notes|faq|plan details) (?:says|said|states|stated|clearly says|shows|showed|lists|"
+        r"listed|has it|had it)\b",
+        r"\b(?:it|bot|model) (?:had|was given|got) (?:the|it)|\bpassed in\b|\bin (?:the )?"
+        r"(?:context|ctx|prompt)\b.{0,30}\b(?:still|anyway|but)",
     ),
     "format": _compile(
         r"\bjson\b|\byaml\b|\bcsv\b|\bxml\b|\bschema\b|\bformat|\bparse|\bparser|\binvalid\b",
         r"\btemplate\b|\bbullet|\bmarkdown\b|\btable\b|\bsections?\b|\bheadings?\b|\bstructure",
-        r"\bfields?\b|\bkeys?\b|snake_?case|camel_?case|(?:character|char|word|line) (?:limit|count|max)",
+        r"\bfields?\b|\bkeys?\b|snake_?case|camel_?case|(?:character|char|word|line) (?:limit|"
+        r"count|max)",
         r"\bmax(?:imum)? \d+|\btruncat|\btoo long for|\bexceed|\bover the (?:\d+|limit)",
         r"wrong language|\bin (?:english|french|german|spanish|italian|portuguese|dutch|polish)\b",
         r"\breplied in\b|\banswered in\b|\btranslat|\blocale\b|\bdate format|\biso ?8601|\bregex",
         r"\bvalidator|\btrailing comma|\bextra (?:text|prose|words|commentary|explanation)",
         r"\bpreamble\b|\bcopy button|\bone line\b|\bnumbered list|\bplain text\b|\bcode block",
         r"\bfences?\b|\bunits?\b|\bcurrency format|\bdecimal|\bcolumns?\b|\bheader row",
+        r"\b\d+\s*(?:chars?|characters|words)\b|\blimit\b|\bsms\b|\bsegments?\b|\bsplit into",
+        r"\bconventional commits?|\bread(?:s)? (?:it )?(?:out )?loud|\bspoken\b|\bpipes\b",
+        r"\bwidget|\boverflow|\bbadge\b|\bui\b|\bscreen\b|\bpush notif|\bnotification|\btweet\b|"
+        r"\b\d+ lines?\b|\bas-is\b|\bpasted\b|\binsert(?:ed)? into|\bdisplay|\brender|"
+        r"\bhashtags?\b|\bsubject line|\bcut off\b|\bcapitali[sz]|\blowercase|\buppercase",
     ),
     "style": _compile(
+        r"\bcourteous|\brespectful|\bdefensive\b|\bdismissive|\baccusatory|\bcombative|"
+        r"\bempathetic|\bcondescending|\bsnippy|\bsassy|\bsnarky|\btone ?deaf|\bwarm(?:er)?\b",
+        r"\bthreaten|\baggressive\b|\bharsh\b|\bscary\b|\balarming\b|\bstyle guide|\bregister\b",
+        r"\bformality\b|\bformal\b|\bfor (?:my|their|his|her|our) (?:kid|kids|child|children|son|"
+        r"daughter|students|class|grandma|grandpa|mum|mom|dad)|\bgraders?\b|\blayperson|"
+        r"\bnon-?technical|\bover (?:their|his|her) head|\btoo advanced|\btoo academic",
         r"\btone\b|\brude\b|\bcurt\b|\bblunt\b|\bcold\b|\brobot|\bstiff\b|\b(?:too |over ?)formal",
         r"\binformal\b|\bcasual\b|unprofessional|\bverbose\b|\bwordy\b|\btoo long\b|long[- ]winded",
         r"\brambl|\bessay\b|\bwaffl|\btoo short\b|\bterse\b|\bjargon|\btoo technical|\btoo complex",
-        r"reading level|\bkids\b|\bchildren\b|year[- ]olds?|plain (?:english|language)|\bcondescend",
+        r"reading level|\bkids\b|\bchildren\b|year[- ]olds?|plain (?:english|language)|"
+        r"\bcondescend",
         r"patroni|\bsnark|\bsarcas|\bunfriendly|\bwarmth\b|\bempath|\bapologi[sz]|\bemoji",
         r"exclamation|\bvoice\b|\bpersona\b|\bbreaks? character|\bin character|\bbrand\b",
         r"\bcheesy\b|\bsalesy\b|\bpushy\b|\bpreachy\b|\blectur|tone[- ]deaf|\bchatty\b|\bflowery\b",
@@ -108,6 +151,12 @@ FEEDBACK: dict[str, re.Pattern[str]] = {
         r"\bcomplicated\b|\bdumb(?:ed)? down|\bsimpler\b|\bshorter\b|\bconcise|\bpolite|\bimpolite",
     ),
     "procedure": _compile(
+        r"\bconfirm\b|\bbypass|\birreversible|\bpreview\b|\b(?:route|routed|go|goes) to "
+        r"(?:a |the )?(?:\w+ )?(?:review|team|desk|human|agent|nurse|doctor|finance|legal)",
+        r"\bno (?:\w+ )?(?:check|review|appraisal|verification|approval|consent)\b|"
+        r"\bviolat|\bprotected (?:class|characteristic|status)|\bdiscriminat|\bsteering\b|"
+        r"\bfair (?:housing|lending)|\bbias(?:ed)?\b|\bcan'?t approve|\bcannot approve|"
+        r"\bwithout (?:a |any )?(?:check|review|approval|confirmation|consent|asking|verif)",
         r"escalat|\bhand ?off|\bhandover|\bhand (?:it )?over|\bhuman\b|\blive agent|\btransfer",
         r"should(?:'ve| have)? (?:asked|checked|verified|confirmed|referred|escalated|flagged|"
         r"routed|stopped|refused|declined|collected|logged|followed|warned)",
@@ -115,7 +164,7 @@ FEEDBACK: dict[str, re.Pattern[str]] = {
         r"confirming|escalat|refer|follow|following|log|logging)",
         r"\bclarif|\bconfirmation|\bverif|\bauthenticat|\bidentity\b|\bid check|\bconsent",
         r"\bskipp|\bsteps?\b|\bprocedure|\bprotocol|\bsop\b|\bpolicy (?:says|requires|is)",
-        r"\brequired\b|\bmandatory\b|not allowed|isn'?t allowed|not supposed|not permitted",
+        r"\bmandatory\b|not allowed|isn'?t allowed|not supposed|not permitted",
         r"\bbefore (?:doing|giving|booking|refunding|issuing|sharing|discussing|answering|"
         r"processing|cancel|approving|sending|any)",
         r"\brefer(?:ral|red)? (?:to|it)|\bsafeguard|\bcrisis|\bapproval|\bsign[- ]off|\bworkflow",
@@ -124,8 +173,15 @@ FEEDBACK: dict[str, re.Pattern[str]] = {
         r"\bunsafe\b|\brisk\b|\bgave (?:legal|medical|financial) advice|\bdiagnos",
     ),
     "preference": _compile(
+        r"\b(?:users|people|customers|readers|raters|reviewers|testers|agents|students|patients)"
+        r" (?:picked|chose|choose|went with|clicked|ranked|rated|favou?r|responded better)",
+        r"\bhigher (?:csat|rating|ratings|satisfaction|engagement|open rate|ctr|conversion|score)|"
+        r"\b(?:more|fewer) (?:clicks|replies|conversions|complaints|sign-?ups|bookings)\b",
+        r"\b(?:version|option|variant|candidate|arm) [b2]\b|\bthe (?:alternative|rewrite|other "
+        r"(?:version|draft|wording|phrasing))\b|\bthumbs up (?:on|for) the other|\branked\b",
         r"\bprefer|\bpreference|\bwon\b|\bwinner|\bwin ?rate|\bvotes?\b|\bvoted|\braters?\b",
-        r"\brated (?:it |the other |b |a )?(?:higher|better|lower|worse)|\ba/b\b|\bab test|\bvariant",
+        r"\brated (?:it |the other |b |a )?(?:higher|better|lower|worse)|\ba/b\b|\bab test|"
+        r"\bvariant",
         r"\b(?:option|response|answer|version|candidate) (?:[a-d1-4]|one|two|b)\b",
         r"\b[ab12]\s*(?:>|≻|>>|beats|over)\s*[ab12]\b|side[- ]by[- ]side|\bpairwise|\bchosen\b",
         r"\brejected\b|\bboth (?:are |were |answers |responses )?(?:fine|ok|okay|correct|"
@@ -133,7 +189,8 @@ FEEDBACK: dict[str, re.Pattern[str]] = {
         r"\bnot wrong\b|isn'?t wrong|wasn'?t wrong|nothing (?:factually )?wrong|technically "
         r"(?:correct|right|fine)|(?:acceptable|fine|correct|ok|okay|accurate),? but\b",
         r"\bliked\b|\bclicks?\b|\bctr\b|\bconversion|\bengagement|users (?:like|liked|prefer)",
-        r"\bother (?:one|answer|version|response) (?:is|was) better|\bbetter than\b|\bless preferred",
+        r"\bother (?:one|answer|version|response) (?:is|was) better|\bbetter than\b|"
+        r"\bless preferred",
         r"\bpeople (?:like|liked|prefer|chose)|\bmost (?:people|users|raters)|\bfavou?red",
     ),
 }
@@ -156,7 +213,8 @@ RETRIEVAL_METADATA_KEY = re.compile(r"retriev|top[_ -]?k|index|rag|search|chunk"
 # The model gives a generic or hedged answer instead of a specific fact.
 HEDGE = re.compile(
     r"\b(?:typically|usually|generally|normally|commonly|often|most (?:\w+ )?(?:carriers|companies|"
-    r"firms|schools|stores|providers|people)|in most cases|around|approximately|roughly|about|likely|"
+    r"firms|schools|stores|providers|people)|in most cases|around|approximately|roughly|about|"
+    r"likely|"
     r"probably|may|might|could be|depends|varies|i don'?t have (?:access|real[- ]time|information|"
     r"specific)|i'?m not able to|i am not able to|i cannot (?:access|look|check|see)|i can'?t "
     r"(?:access|look|check|see)|i don'?t know|not sure|check with|contact your|refer to your|"
@@ -166,9 +224,12 @@ HEDGE = re.compile(
 # The model says the documents do not have the answer.
 NOT_FOUND = re.compile(
     r"(?:don'?t|doesn'?t|do not|does not|didn'?t|did not) (?:mention|specify|say|contain|include|"
-    r"cover|state|list|provide)|couldn'?t find|could not find|can'?t find|cannot find|unable to find|"
+    r"cover|state|list|provide)|couldn'?t find|could not find|can'?t find|cannot find|"
+    r"unable to find|"
     r"no (?:information|mention|details?|data|record)|not (?:mentioned|specified|stated|listed|"
-    r"available|included|covered|found) in|isn'?t (?:mentioned|listed|in)|not in the (?:documents?|"
+    r"available|included|covered|found) in (?:the |any |your |our )?(?:documents?|docs|context|"
+    r"sources?|provided|information|materials?|kb|knowledge base|text|files?|results?|schedule|"
+    r"timetable|records?)|isn'?t (?:mentioned|listed)|not in the (?:documents?|"
     r"context|sources?|provided)|the (?:provided |available )?(?:documents?|sources?|context|"
     r"information) (?:don'?t|doesn'?t|do not|does not)|may not exist|i (?:don'?t|do not) see",
     re.IGNORECASE,
@@ -179,13 +240,26 @@ ACTION_DONE = re.compile(
     r"submitted|written off|issued|transferred|scheduled|reset|granted|shared|updated|ordered|"
     r"paid|closed|created|ran|executed|deployed|restarted|revoked|unlocked|confirmed)\b|"
     r"\bi(?:'ve| have) (?:gone ahead|gone and|\w+ed)\b|\bhas been \w+(?:ed|en)\b|"
-    r"\bno problem\b|\bsure thing\b|\ball set\b",
+    r"\bno problem\b|\bsure thing\b|\ball set\b|\b(?:blocked|pushed|merged|posted|published|"
+    r"charged|disabled|enabled|banned|suspended|terminated|killed|wiped|purged|overwritten|"
+    r"moved|renamed|assigned|rejected|declined|placed|filed|signed|released|emailed|notified|"
+    r"texted|messaged|forwarded|migrated|rolled back|reverted)\b",
+    re.IGNORECASE,
+)
+# The input addresses a young or lay audience.
+LAY_AUDIENCE = re.compile(
+    r"\b(?:for|to) (?:my |a |our |their )?(?:kid|kids|child|children|son|daughter|\d+(?:st|nd|rd|"
+    r"th)"
+    r" graders?|graders?|students?|beginners?|grandma|grandpa|layperson|customers?|patients?|"
+    r"parents?|\d+[- ]year[- ]olds?)|\beli5\b|explain like i'?m|in (?:simple|plain) (?:terms|words|"
+    r"english|language)|\bsimply\b|\bkid[- ]friendly",
     re.IGNORECASE,
 )
 # The expected answer escalates, refers, verifies or asks before acting.
 ESCALATION = re.compile(
     r"escalat|\brefer|\bhand (?:you )?over|\bhuman\b|\bcolleague|\bspecialist|\bdoctor|\bgp\b|"
-    r"\bpharmacist|\bcaseworker|\bcase worker|\bsupervisor|\bmanager approval|\bapproval|"
+    r"\bpharmacist|\bcaseworker|\bcase worker|\bsupervisor|\bmanager approval|"
+    r"\bneeds? (?:\w+ )?approval|"
     r"\bcrisis|\bhelpline|\bhotline|\bemergency|\b(?:911|999|112|988)\b|\bsafety team|"
     r"\bsecurity team|\bon-?call|\bpassed (?:your|this|it) (?:on|to)|\bconnect you|\btransfer you|"
     r"\bcontact (?:a|your|the|our) |\bseek (?:medical|legal|professional)|\blawyer|\bsolicitor|"
@@ -223,8 +297,11 @@ FORMAT_REQUEST = re.compile(
 )
 LENGTH_LIMIT = re.compile(
     r"(?:max(?:imum)?|at most|no more than|under|within|up to|less than|fewer than|limit(?:ed)? "
-    r"(?:of|to)?)\s*(\d+)\s*(char|characters|chars|words|lines|sentences|bullets|items|points)|"
-    r"\b(\d+)\s*(char|characters|chars|words|lines|sentences|bullets)\s*(?:max|maximum|limit|or less)",
+    r"(?:of|to)?|<=|≤|<)\s*(\d+)\s*(char|characters|chars|words|lines|sentences|bullets|items|"
+    r"points)|"
+    r"\b(\d+)\s*(char|characters|chars|words|lines|sentences|bullets)\s*(?:max|maximum|limit|"
+    r"or less)|"
+    r"\b(\d+)\s*(?:max|maximum|limit)\b()",
     re.IGNORECASE,
 )
 # Cues that a question or a correction is about something that changes over time.
@@ -235,5 +312,36 @@ TIME_CUE = re.compile(
     r"discontinued|retired|replaced|renamed|removed|moved|changed|updated|upgraded|raised|"
     r"dropped|no longer|old|new|expired|reorg|rebrand|merged|acquired|took over|"
     r"alte[nrs]?|veraltet|ancien(?:ne)?|antiguo|obsolet[oae])\b",
+    re.IGNORECASE,
+)
+
+# Dismissive or rude phrasing in an answer.
+RUDE = re.compile(
+    r"\byou(?:'re| are) wrong\b|\bclearly (?:didn'?t|don'?t|did not)\b|\bbaseless\b|"
+    r"\bnot my problem|"
+    r"\bobviously\b|\bas i (?:already )?said\b|\bread the (?:manual|docs|faq)\b|\bdeal with it\b|"
+    r"\bstop (?:asking|complaining)|\bwhatever\b|\bfailure to (?:pay|comply)\b|\bfinal warning\b",
+    re.IGNORECASE,
+)
+# The user signals distress.
+DISTRESS = re.compile(
+    r"\b(?:stressed|stressful|worried|upset|anxious|scared|frustrated|angry|furious|devastated|"
+    r"grieving|passed away|died|sick|ill|hospital|desperate|struggling|can'?t afford|broke|"
+    r"overwhelmed|panick?ing|crying|lost my|terrible|awful|urgent(?:ly)?|please help)\b",
+    re.IGNORECASE,
+)
+EMPATHY = re.compile(
+    r"\b(?:sorry|i understand|i know (?:this|that|how|a )|that sounds|i can imagine|must be|"
+    r"i'?m here to help|happy to help|don'?t worry|hope (?:you|they|she|he)|condolences|"
+    r"thank you for (?:your patience|letting)|understandabl[ey])\b",
+    re.IGNORECASE,
+)
+
+# The input asks for a tight surface form (a UI slot, a channel with a size limit).
+TIGHT_FORM = re.compile(
+    r"\byes/no\b|\byes or no\b|\bone[- ]word\b|\bone[- ]liner?\b|\btl;?dr\b|\bshorten|"
+    r"\bpush notif|\bnotification\b|\bsms\b|\btext message\b|\btweet\b|\bsubject line\b|"
+    r"\bheadline\b|\bslug\b|\bcommit (?:msg|message)\b|\bbadge\b|\bwidget\b|\bbutton\b|"
+    r"\bcaption\b|\balt text\b|\btitle\b|\btag ?line\b",
     re.IGNORECASE,
 )

@@ -51,20 +51,29 @@ def score_results(*, labels: Sequence[CaseLabel], results: Sequence[TriageResult
     )
     per_class = {
         name: ClassScore(
-            precision=float(precision[i]), recall=float(recall[i]), f1=float(f1[i]),
+            precision=float(precision[i]),
+            recall=float(recall[i]),
+            f1=float(f1[i]),
             support=int(support[i]),
         )
         for i, name in enumerate(SUBCATEGORIES)
     }
     macro = float(
-        f1_score(true_sub, pred_sub, labels=[s for s in present if s in true_sub], average="macro",
-                 zero_division=0)
+        f1_score(
+            true_sub,
+            pred_sub,
+            labels=[s for s in present if s in true_sub],
+            average="macro",
+            zero_division=0,
+        )
     )
     matrix = confusion_matrix(true_sub, pred_sub, labels=list(SUBCATEGORIES)).tolist()
     clear = [(lab, res) for lab, res in zip(labels, results, strict=True) if not res.needs_review]
     return TriageScore(
         n=len(labels),
-        category_accuracy=_accuracy([(lab.category, r.category) for lab, r in zip(labels, results, strict=True)]),
+        category_accuracy=_accuracy(
+            [(lab.category, r.category) for lab, r in zip(labels, results, strict=True)]
+        ),
         subcategory_accuracy=_accuracy(list(zip(true_sub, pred_sub, strict=True))),
         subcategory_macro_f1=macro,
         fix_accuracy=_accuracy([(lab.fix, r.fix) for lab, r in zip(labels, results, strict=True)]),
@@ -76,5 +85,7 @@ def score_results(*, labels: Sequence[CaseLabel], results: Sequence[TriageResult
         not_flagged_subcategory_accuracy=(
             _accuracy([(lab.subcategory, r.subcategory) for lab, r in clear]) if clear else None
         ),
-        not_flagged_fix_accuracy=_accuracy([(lab.fix, r.fix) for lab, r in clear]) if clear else None,
+        not_flagged_fix_accuracy=_accuracy([(lab.fix, r.fix) for lab, r in clear])
+        if clear
+        else None,
     )

@@ -30,12 +30,15 @@ SECOND_OPINION_WEIGHT = 0.3
 _MAX_FIELD = 1_500
 
 SYSTEM_PROMPT = """You triage failures of LLM applications. Pick exactly one subcategory:
-- missing_knowledge: the model lacks private or domain facts it never saw (internal policy, catalogue, customer data)
-- stale_knowledge: the model states facts that were true once and have changed (prices, versions, laws, people in roles)
+- missing_knowledge: the model lacks private or domain facts it never saw
+  (internal policy, catalogue, customer data)
+- stale_knowledge: the model states facts that were true once and have changed
+  (prices, versions, laws, people in roles)
 - retrieval_gap: context was supplied but did not contain, or mis-ranked, the fact needed
 - format: content right, structure wrong (schema, JSON, length limit, sections, language of reply)
 - style: tone, voice, persona, verbosity, reading level
-- procedure: the domain way of working is wrong (skips a required step, does not escalate or ask, ignores a policy)
+- procedure: the domain way of working is wrong (skips a required step, does not escalate
+  or ask, ignores a policy)
 - grounding: the supplied context held the answer and the model ignored or contradicted it
 - preference: the answer is acceptable but people prefer another (pairwise or A/B signal)
 Answer with one JSON object only: {"subcategory": "<one of the above>", "confidence": <0..1>}"""
@@ -68,7 +71,10 @@ def _clip(text: str | None) -> str:
 
 
 def case_prompt(case: FailureCase) -> str:
-    parts = [f"User input: {_clip(case.input)}", f"Model output (the failure): {_clip(case.output)}"]
+    parts = [
+        f"User input: {_clip(case.input)}",
+        f"Model output (the failure): {_clip(case.output)}",
+    ]
     if case.expected:
         parts.append(f"Expected answer: {_clip(case.expected)}")
     if case.context:
@@ -108,7 +114,9 @@ def ask(model: BaseChatModel, case: FailureCase) -> Opinion:
     return parse_opinion(content)
 
 
-def combine(probs: np.ndarray, opinion: Opinion, *, weight: float = SECOND_OPINION_WEIGHT) -> np.ndarray:
+def combine(
+    probs: np.ndarray, opinion: Opinion, *, weight: float = SECOND_OPINION_WEIGHT
+) -> np.ndarray:
     """Mix one row of offline probabilities with the LLM's opinion."""
     llm = np.full(len(SUBCATEGORIES), (1.0 - opinion.confidence) / (len(SUBCATEGORIES) - 1))
     llm[SUBCATEGORIES.index(opinion.subcategory)] = opinion.confidence

@@ -35,6 +35,33 @@ _LANGUAGE_NAMES = {
     "pt": "Portuguese", "nl": "Dutch", "ru": "Russian", "ar": "Arabic", "el": "Greek",
     "cjk": "Chinese/Japanese/Korean",
 }  # fmt: skip
+_LANGUAGE_CODES = {
+    "english": "en", "french": "fr", "german": "de", "spanish": "es", "italian": "it",
+    "portuguese": "pt", "dutch": "nl", "russian": "ru", "arabic": "ar", "greek": "el",
+    "chinese": "cjk", "japanese": "cjk", "korean": "cjk", "mandarin": "cjk", "cantonese": "cjk",
+}  # fmt: skip
+_REQUESTED_LANGUAGE = re.compile(
+    r"\b(?:in|into|to)\s+(english|french|german|spanish|italian|portuguese|dutch|russian|arabic|"
+    r"greek|chinese|japanese|korean|mandarin|cantonese|vietnamese|polish|turkish|hindi|thai|"
+    r"swedish|norwegian|danish|finnish|czech|romanian|hungarian|ukrainian|indonesian|tagalog|"
+    r"hebrew|persian|farsi|urdu|bengali|swahili)\b",
+    re.IGNORECASE,
+)
+
+
+def _non_ascii_share(text: str) -> float:
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return 0.0
+    return sum(1 for c in letters if ord(c) > 127) / len(letters)
+
+
+_QUESTION_WORDS_TEXT = (
+    "what whats what's when where wheres why who whos how hows which is are am do does did can "
+    "could will would should shall may might has have had was were i im i'm my we our the a an "
+    "it its this that there any tell explain"
+)
+_QUESTION_WORDS = frozenset(_QUESTION_WORDS_TEXT.split())
 FireFn = Callable[[str, str, float, str], None]
 _LOCALE_RE = re.compile(r"^([a-z]{2})(?:[-_][A-Za-z]{2})?$")
 
@@ -197,8 +224,6 @@ def _source_metadata_signals(
             "metadata_validator", "format", 0.35, "metadata names a validator/schema for the output"
         )
     feats["meta_style"] = float(bool(lexicons.STYLE_METADATA_KEY.search(keys)))
-    if feats["meta_style"]:
-        fire("metadata_audience", "style", 0.3, "metadata sets an audience/reading level/persona")
     feats["meta_retrieval"] = float(bool(lexicons.RETRIEVAL_METADATA_KEY.search(keys)))
     del case
 
@@ -313,7 +338,7 @@ def _fact_signals(
             "context_holds_expected_words",
             "grounding",
             0.45,
-            "the context contains the wording of the expected answer, the output does not follow it",
+            "the context has the wording of the expected answer; the output does not follow it",
         )
     if has_context and exp_facts and hard_share < 0.5 and missing:
         absent = [f for f in missing if not fact_in_text(f, ctx_f, ctx_l)]
@@ -335,7 +360,11 @@ def _fact_signals(
     hard_out = sorted(out_f.numbers | out_f.codes | out_f.dates)
     hard_out_in_ctx = [f for f in hard_out if fact_in_text(f, ctx_f, ctx_l)] if has_context else []
     asked_absent = (
-        [f for f in sorted(in_f.codes | in_f.entities | in_f.numbers) if not fact_in_text(f, ctx_f, ctx_l)]
+        [
+            f
+            for f in sorted(in_f.codes | in_f.entities | in_f.numbers)
+            if not fact_in_text(f, ctx_f, ctx_l)
+        ]
         if has_context
         else []
     )
@@ -357,6 +386,23 @@ def _fact_signals(
             0.4,
             "the output follows the context, but the expected answer is not in it",
         )
+    ctx_hard = sorted(ctx_f.numbers | ctx_f.dates) if has_context else []
+    out_not_ctx = [
+        f for f in sorted(out_f.numbers | out_f.dates) if not fact_in_text(f, ctx_f, ctx_l)
+    ]
+    out_cw_all = content_words(t.output)
+    topical = len(out_cw_all & content_words(t.context)) / len(out_cw_all) if out_cw_all else 0.0
+    feats["output_topical_to_context"] = topical if has_context else 0.0
+    contradicts = bool(has_context and out_not_ctx and ctx_hard and topical >= 0.35 and not echoes)
+    feats["output_contradicts_context"] = float(contradicts)
+    if contradicts:
+        fire(
+            "output_contradicts_context",
+            "grounding",
+            0.45,
+            f"the output says {_show_facts(out_not_ctx, 2)} where the context on the same topic "
+            f"gives {_show_facts(ctx_hard, 2)}",
+        )
     if has_context and not_found:
         fire(
             "output_not_in_context",
@@ -374,7 +420,9 @@ def _fact_signals(
 
     if not has_context and has_expected and missing:
         kinds = _fact_kinds(missing, exp_f)
-        if temporal and (extra or num_changed):
+        hard_missing = [f for f in missing if f in exp_f.numbers | exp_f.dates | exp_f.codes]
+        hard_extra = [f for f in extra if f in out_f.numbers | out_f.dates | out_f.codes]
+        if temporal and hard_missing and (hard_extra or num_changed) and overlap >= 0.1:
             fire(
                 "expected_marks_change",
                 "stale_knowledge",
@@ -405,7 +453,8 @@ def _fact_signals(
                 0.5,
                 f"the output cites {max(out_years)}, the expected answer {max(exp_years)}",
             )
-        if hedge and (not extra or len(missing) > len(extra)):
+        wordy = len(words(t.output)) > 2.5 * max(len(words(t.expected)), 1) + 10
+        if hedge and (not extra or len(missing) > len(extra)) and not wordy:
             fire(
                 "generic_instead_of_specific",
                 "missing_knowledge",
@@ -513,8 +562,10 @@ def _format_signals(
     limit = lexicons.LENGTH_LIMIT.search(t.input)
     over_limit = False
     if limit:
-        number = int(limit.group(1) or limit.group(3))
-        unit = (limit.group(2) or limit.group(4)).lower()
+        number = int(limit.group(1) or limit.group(3) or limit.group(5))
+        unit = (limit.group(2) or limit.group(4) or "").lower()
+        if not unit:
+            unit = "characters" if number >= 40 else "items"
         if unit.startswith("char"):
             actual = out_s.chars
         elif unit == "words":
@@ -555,15 +606,44 @@ def _format_signals(
     if want is None:
         want, basis = _language_of_locale(t.metadata_text), "locale"
     mismatch = bool(out_lang and want and out_lang != want)
-    feats["language_mismatch"] = float(mismatch)
-    if mismatch:
+    if mismatch and out_lang and want:
         fire(
             "language_mismatch",
             "format",
             0.85,
-            f"the {basis} is {_LANGUAGE_NAMES.get(want, want)}, the output is "  # type: ignore[arg-type]
+            f"the {basis} is {_LANGUAGE_NAMES.get(want, want)}, the output is "
             f"{_LANGUAGE_NAMES.get(out_lang, out_lang)}",
-        )  # type: ignore[arg-type]
+        )
+    requested = _REQUESTED_LANGUAGE.search(t.input)
+    if not mismatch and requested and requested.group(1).lower() != "english":
+        target = requested.group(1).lower()
+        code = _LANGUAGE_CODES.get(target)
+        wrong = out_lang is not None and out_lang != code
+        if code is None or code in {"ru", "ar", "el", "cjk"} or target not in _LANGUAGE_CODES:
+            wrong = wrong or (out_lang == "en")
+        if wrong or (out_lang is None and _non_ascii_share(t.output) < 0.01 and out_s.words >= 6):
+            mismatch = True
+            fire(
+                "requested_language_not_used",
+                "format",
+                0.8,
+                f"the input asks for {target.title()}, the output is not in {target.title()}",
+            )
+    if (
+        not mismatch
+        and has_expected
+        and _non_ascii_share(t.expected) >= 0.08
+        and _non_ascii_share(t.output) < 0.02
+        and out_s.words >= 6
+    ):
+        mismatch = True
+        fire(
+            "script_mismatch",
+            "format",
+            0.7,
+            "the expected answer is written in another language/script than the output",
+        )
+    feats["language_mismatch"] = float(mismatch)
 
     # Same content, different surface form (dates, units, wrapper text).
     if has_expected and out_s.words <= 3 * max(exp_s.words, 1):
@@ -587,7 +667,17 @@ def _style_signals(t: _Texts, feats: dict[str, float], fire: FireFn, *, has_expe
     out_f, exp_f = extract_facts(t.output), extract_facts(t.expected)
     exp_covered = not exp_f.all or all(fact_in_text(f, out_f, t.output.lower()) for f in exp_f.all)
     limit_given = bool(lexicons.LENGTH_LIMIT.search(t.input))
-    if exp_s and ratio >= 2.5 and exp_covered and not limit_given and out_s.words >= 25:
+    tight = lexicons.TIGHT_FORM.search(t.input)
+    feats["tight_form_request"] = float(bool(tight))
+    if tight and (ratio >= 2.5 or (not exp_s and out_s.words >= 30)) and not limit_given:
+        fire(
+            "tight_form_too_long",
+            "format",
+            0.55,
+            f"the input asks for a short form ('{_quote(tight.group(0), 20)}'); the output has "
+            f"{out_s.words} words",
+        )
+    elif exp_s and ratio >= 2.5 and exp_covered and not limit_given and out_s.words >= 25:
         fire(
             "verbose_same_content",
             "style",
@@ -636,9 +726,41 @@ def _style_signals(t: _Texts, feats: dict[str, float], fire: FireFn, *, has_expe
             "reading_level",
             "style",
             0.5,
-            f"the output's vocabulary is harder than expected ({out_m.long_word_ratio:.0%} long words)",
+            "the output's vocabulary is harder than expected "
+            f"({out_m.long_word_ratio:.0%} long words)",
         )
     feats["caps_words"] = min(out_m.caps_words, 3) / 3.0
+    rude = lexicons.RUDE.search(t.output)
+    feats["output_rude"] = float(bool(rude))
+    if rude and not (has_expected and lexicons.RUDE.search(t.expected)):
+        fire(
+            "dismissive_tone",
+            "style",
+            0.45,
+            f"the output is dismissive ('{_quote(rude.group(0), 25)}')",
+        )
+    upset = lexicons.DISTRESS.search(t.input)
+    out_empathy = lexicons.EMPATHY.search(t.output)
+    exp_empathy = has_expected and lexicons.EMPATHY.search(t.expected)
+    feats["empathy_missing"] = float(bool(upset and not out_empathy))
+    if upset and not out_empathy and (exp_empathy or not has_expected):
+        fire(
+            "no_empathy",
+            "style",
+            0.45 if exp_empathy else 0.3,
+            f"the user sounds upset ('{_quote(upset.group(0), 20)}'); the output does not "
+            "acknowledge it",
+        )
+    lay = lexicons.LAY_AUDIENCE.search(t.input)
+    feats["lay_audience"] = float(bool(lay))
+    if lay and (out_m.long_word_ratio >= 0.12 or out_m.avg_sentence_words >= 22):
+        fire(
+            "lay_audience_hard_text",
+            "style",
+            0.55,
+            f"the input addresses '{_quote(lay.group(0), 25)}' but the output reads at an expert "
+            "level",
+        )
 
 
 def _procedure_signals(
@@ -654,6 +776,22 @@ def _procedure_signals(
     feats["output_asks"] = float(out_asks)
     feats["expected_escalates"] = float(bool(exp_escalates))
     feats["output_escalates"] = float(out_escalates)
+    first = re.match(
+        r"\s*(?:please\s+|pls\s+|can you\s+|could you\s+|go ahead and\s+)?([a-z]+)\b", t.input, re.I
+    )
+    imperative = (
+        bool(first)
+        and first.group(1).lower() not in _QUESTION_WORDS  # type: ignore[union-attr]
+        and not t.input.rstrip().endswith("?")
+    )
+    feats["imperative_input"] = float(imperative)
+    if action and imperative and not has_expected and not out_asks:
+        fire(
+            "acted_on_request",
+            "procedure",
+            0.3,
+            f"the output reports acting on the request at once ('{_quote(action.group(0), 20)}')",
+        )
     if action and exp_asks and not out_asks:
         fire(
             "acted_without_asking",

@@ -31,43 +31,49 @@ _NUMBER_WORDS = {
     "sixty": "60", "ninety": "90", "hundred": "100", "once": "1", "twice": "2",
     "half": "0.5", "single": "1", "double": "2",
 }  # fmt: skip
-_STOPWORDS_EN = frozenset(
-    """a an the and or but if then than so of to in on at by for with from into onto over under
-    is are was were be been being am do does did done have has had having will would shall should
-    can could may might must it its this that these those there here i me my we our us you your
-    he she his her they them their what which who whom whose when where why how not no yes as
-    about up out just also only very too more most some any all each other such own same again
-    get got please thanks thank hi hello ok okay sure let lets s t d ll re ve""".split()
+
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_STOPWORDS_EN = _wordset(
+    "a an the and or but if then than so of to in on at by for with from into onto "
+    "over under is are was were be been being am do does did done have has had "
+    "having will would shall should can could may might must it its this that these "
+    "those there here i me my we our us you your he she his her they them their "
+    "what which who whom whose when where why how not no yes as about up out just "
+    "also only very too more most some any all each other such own same again get "
+    "got please thanks thank hi hello ok okay sure let lets s t d ll re ve "
 )
 
 _LANGUAGE_STOPWORDS: dict[str, frozenset[str]] = {
-    "en": frozenset(
-        "the and is are to of in for you your with that this it on be what how was were have "
-        "has will would should can not from at by an or we they our".split()
+    "en": _wordset(
+        "the and is are to of in for you your with that this it on be what how was were "
+        "have has will would should can not from at by an or we they our "
     ),
-    "fr": frozenset(
-        "le la les des est et pour vous votre vos avec une un du dans que qui pas sur au aux "
-        "ce cette sont nous ne il elle mais ou être avez êtes".split()
+    "fr": _wordset(
+        "le la les des est et pour vous votre vos avec une un du dans que qui pas sur "
+        "au aux ce cette sont nous ne il elle mais ou être avez êtes "
     ),
-    "de": frozenset(
-        "der die das und ist nicht sie ihr mit für ein eine den dem zu auf auch wie ich wir "
-        "sind haben bitte oder aber wird im vom".split()
+    "de": _wordset(
+        "der die das und ist nicht sie ihr mit für ein eine den dem zu auf auch wie ich "
+        "wir sind haben bitte oder aber wird im vom "
     ),
-    "es": frozenset(
-        "el los las es y para usted su sus con una del que no por se como está son pero lo "
-        "al muy también hay puede".split()
+    "es": _wordset(
+        "el los las es y para usted su sus con una del que no por se como está son pero "
+        "lo al muy también hay puede "
     ),
-    "it": frozenset(
-        "il lo gli è lei suo sua con una del di che non sono come della delle alla anche "
-        "ma ci si questo".split()
+    "it": _wordset(
+        "il lo gli è lei suo sua con una del di che non sono come della delle alla "
+        "anche ma ci si questo "
     ),
-    "pt": frozenset(
-        "o os é para você seu sua com uma do da em que não por como são mas ao dos das também "
-        "está isso".split()
+    "pt": _wordset(
+        "o os é para você seu sua com uma do da em que não por como são mas ao dos das "
+        "também está isso "
     ),
-    "nl": frozenset(
-        "de het een en is van voor u uw met dat die niet op zijn te ik je wij er maar ook "
-        "naar bij".split()
+    "nl": _wordset(
+        "de het een en is van voor u uw met dat die niet op zijn te ik je wij er maar ook naar bij "
     ),
 }
 
@@ -77,6 +83,10 @@ _CODE_RE = re.compile(
     r"\b(?=[A-Za-z0-9_.-]*\d)(?=[A-Za-z0-9_.-]*[A-Za-z])[A-Za-z0-9][A-Za-z0-9_.-]*\b"
 )
 _CAP_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-zA-Z]+(?:[-\s][A-Z][a-zA-Z]+)*)")
+_TIME_RE = re.compile(
+    r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)(?![a-z])|\b(?<![\d.,])(\d{1,2}):(\d{2})\b",
+    re.IGNORECASE,
+)
 _EMOJI_RE = re.compile(
     "[\U0001f300-\U0001faff\U00002600-\U000027bf\U0001f000-\U0001f2ff\U0001f900-\U0001f9ff]"
 )
@@ -147,8 +157,23 @@ class Facts:
 def extract_facts(text: str) -> Facts:
     """Numbers, months/weekdays, identifier-like codes and capitalised entities of `text`."""
     text = text or ""
+    times: set[str] = set()
+
+    def _time(match: re.Match[str]) -> str:
+        hour = int(match.group(1) or match.group(4))
+        minute = int(match.group(2) or match.group(5) or 0)
+        suffix = (match.group(3) or "").lower().replace(".", "")
+        if suffix == "pm" and hour < 12:
+            hour += 12
+        elif suffix == "am" and hour == 12:
+            hour = 0
+        if hour <= 24 and minute < 60:
+            times.add(f"time:{hour:02d}:{minute:02d}")
+        return " "
+
+    numeric_text = _TIME_RE.sub(_time, text)
     numbers: set[str] = set()
-    for match in _NUMBER_RE.finditer(text):
+    for match in _NUMBER_RE.finditer(numeric_text):
         numbers.add(_normalise_number(match.group(0)))
     for word in words(text):
         if word in _NUMBER_WORDS:
@@ -168,11 +193,13 @@ def extract_facts(text: str) -> Facts:
     }
     entities: set[str] = set()
     for sentence in re.split(r"(?<=[.!?:\n])\s+", text):
+        sentence = sentence.lstrip("¿¡\"'([-*•# \t")
         for match in _CAP_RE.finditer(sentence):
             name = match.group(1).lower()
-            if name in _MONTHS or name in _WEEKDAYS or name in _STOPWORDS_EN:
+            if len(name) <= 2 or name in _MONTHS or name in _WEEKDAYS or name in _STOPWORDS_EN:
                 continue
             entities.add(name)
+    dates |= times
     return Facts(frozenset(numbers), frozenset(dates), frozenset(codes), frozenset(entities))
 
 
@@ -180,9 +207,14 @@ def fact_in_text(fact: str, text_facts: Facts, text_lower: str) -> bool:
     """Whether one fact of another text is present in this text."""
     if fact in text_facts.all:
         return True
-    if fact.startswith(("month:", "day:")):
+    if fact.startswith(("month:", "day:", "time:")):
         return False
-    return len(fact) > 2 and fact in text_lower
+    if len(fact) > 2 and fact in text_lower:
+        return True
+    parts = fact.split()
+    return len(parts) > 1 and all(
+        re.search(rf"\b{re.escape(part)}\b", text_lower) for part in parts if len(part) > 2
+    )
 
 
 def parse_json(text: str) -> object | None:
@@ -334,9 +366,12 @@ def fuzzy_contains_word(text_words: list[str], targets: frozenset[str]) -> str |
         if len(word) < 6:
             continue
         for target in targets:
-            if len(target) >= 6 and abs(len(target) - len(word)) <= 1:
-                if Levenshtein.distance(word, target, score_cutoff=1) <= 1:
-                    return target
+            if (
+                len(target) >= 6
+                and abs(len(target) - len(word)) <= 1
+                and Levenshtein.distance(word, target, score_cutoff=1) <= 1
+            ):
+                return target
     return None
 
 

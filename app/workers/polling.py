@@ -92,7 +92,7 @@ class PollingWorker(threading.Thread):
 def start_embedded_worker(settings: Settings) -> PollingWorker | None:
     """The in-process worker for `rung serve`, or None when a broker is configured or it is off
     (``RUNG_EMBEDDED_WORKER=false``)."""
-    if settings.broker_url or not getattr(settings, "embedded_worker", True):
+    if settings.broker_url or not settings.embedded_worker:
         return None
     worker = PollingWorker(settings=settings, policy=get_policy())
     worker.start()

@@ -46,7 +46,7 @@ MAX_LOG_EVENTS = 1000
 
 
 @dataclass(frozen=True)
-class JobSpec:
+class JobInputs:
     id: str
     project_id: str
     recipe: str
@@ -195,11 +195,11 @@ class _JobRun:
                 shutil.rmtree(job_dir, ignore_errors=True)
         return outcome
 
-    def _load(self) -> JobSpec:
+    def _load(self) -> JobInputs:
         with session_scope(self.url) as session:
             job = session.get(Job, self.job_id)
             assert job is not None
-            return JobSpec(
+            return JobInputs(
                 id=job.id, project_id=job.project_id, recipe=job.recipe,
                 dataset_sha256=job.dataset_sha256, holdout_sha256=job.holdout_sha256,
                 overrides=dict(job.overrides or {}), queue=job.queue,
@@ -257,7 +257,7 @@ class _JobRun:
                            project_id=spec.project_id)
         return "succeeded" if ok else "lost"
 
-    def _resume_point(self, spec: JobSpec, job_dir: Path) -> Path | None:
+    def _resume_point(self, spec: JobInputs, job_dir: Path) -> Path | None:
         if not spec.checkpoint_digest:
             return None
         step = spec.checkpoint_step or 0
@@ -289,7 +289,7 @@ class _JobRun:
         }
         try:
             leases.set_progress(self.url, job_id=self.job_id, owner=self.owner,
-                                data=events._jsonable(data))
+                                data=events.jsonable(data))
         except Exception:
             logger.exception("could not store a progress event of job %s", self.job_id)
         self.on_progress_checkpoint()
@@ -324,7 +324,7 @@ class _JobRun:
             stored.append((self.store.put(path, kind=kind, job_id=self.job_id), kind, path.name))
         assert self.output_dir is not None
         metrics_file = self.output_dir / "metrics.json"
-        metrics_file.write_text(json.dumps(events._jsonable(result.to_dict()), indent=1))
+        metrics_file.write_text(json.dumps(events.jsonable(result.to_dict()), indent=1))
         stored.append((self.store.put_file(metrics_file, kind="metrics", job_id=self.job_id),
                        "metrics", "metrics.json"))
         return stored

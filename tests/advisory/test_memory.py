@@ -116,8 +116,8 @@ def test_bad_sizes_raise_a_typed_error(params_b: float, gpu: float) -> None:
         (13, 24, "qlora"),  # 16-bit base (26 GB) leaves no room on 24 GB
         (65, 48, "qlora"),  # the QLoRA paper's headline setting
         (7, 8, "qlora"),
-        (0.135, 16, "full_sft"),  # tiny model: a full copy is a few hundred MB
-        (0.5, 80, "full_sft"),
+        (0.135, 16, "lora"),  # tiny model: LoRA is still the default rung
+        (0.5, 80, "lora"),
     ],
 )
 def test_choose_method(params_b: float, gpu: float, method: str) -> None:
@@ -127,6 +127,12 @@ def test_choose_method(params_b: float, gpu: float, method: str) -> None:
     chosen = next(e for e in choice.estimates if e.method == method)
     assert chosen.fits is True
     assert f"{gpu:g} GB" in " ".join(choice.reasoning)
+
+
+def test_small_models_mention_that_full_sft_is_affordable() -> None:
+    text = " ".join(choose_method(0.135, 16).reasoning)
+    assert "full SFT is affordable" in text
+    assert "full SFT is affordable" not in " ".join(choose_method(7, 80).reasoning)
 
 
 def test_choose_method_says_when_nothing_fits() -> None:

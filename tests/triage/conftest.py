@@ -8,10 +8,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import pytest  # noqa: E402
+import pytest
 
-from app.triage.embedding import Embedder, load_embedder  # noqa: E402
-from app.triage.engine import TriageEngine, load_engine  # noqa: E402
+from app.triage.embedding import Embedder, load_embedder
+from app.triage.engine import TriageEngine, load_engine
 
 
 @pytest.fixture(scope="session")

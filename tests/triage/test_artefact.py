@@ -11,7 +11,7 @@ import pytest
 from app.triage.artefact import ArtefactError, load_artefact
 from app.triage.embedding import Embedder
 from app.triage.engine import load_engine
-from app.triage.training.train import DEFAULT_CASES_DIR, TrainingDataError, train
+from app.triage.training.train import DEFAULT_CASES_DIR, TrainingDataError, author_of, train
 
 
 def _small_cases(folder: Path, per_class: int) -> None:
@@ -66,5 +66,10 @@ def test_tampered_or_missing_artefact_is_a_typed_error(tmp_path: Path) -> None:
 
 
 def test_training_needs_labelled_files(tmp_path: Path, embedder: Embedder) -> None:
-    with pytest.raises(TrainingDataError, match="no \\*.jsonl"):
+    with pytest.raises(TrainingDataError, match=r"no \*\.jsonl"):
         train(cases_dir=tmp_path, model_dir=tmp_path / "m", embedder=embedder)
+
+
+def test_author_prefix_of_training_files() -> None:
+    assert author_of(Path("writer_a_style.jsonl")) == "writer_a"
+    assert author_of(Path("engine_messy.jsonl")) == "engine"

@@ -36,15 +36,27 @@ def labelled_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_json_output_keeps_input_order(labelled_file: Path, engine: TriageEngine, tmp_path: Path) -> None:
+def test_json_output_keeps_input_order(
+    labelled_file: Path, engine: TriageEngine, tmp_path: Path
+) -> None:
     out = tmp_path / "out.json"
-    result = runner.invoke(cli, ["triage", str(labelled_file), "--format", "json", "--out", str(out)])
+    result = runner.invoke(
+        cli, ["triage", str(labelled_file), "--format", "json", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     rows = payload["results"]
     assert [r["index"] for r in rows] == list(range(len(CASES)))
     assert [r["subcategory"] for r in rows] == list(CASES)
-    assert set(rows[0]) == {"index", "category", "subcategory", "fix", "confidence", "evidence", "needs_review"}
+    assert set(rows[0]) == {
+        "index",
+        "category",
+        "subcategory",
+        "fix",
+        "confidence",
+        "evidence",
+        "needs_review",
+    }
     assert "recommendation" in payload
     assert payload["engine_version"] == engine.version
     assert json.loads(out.read_text())["results"] == rows
@@ -63,8 +75,15 @@ def test_score_prints_figures(labelled_file: Path, engine: TriageEngine) -> None
     del engine
     result = runner.invoke(cli, ["triage", str(labelled_file), "--score"])
     assert result.exit_code == 0, result.output
-    for text in ("category accuracy", "subcategory macro-F1", "fix accuracy", "Per subcategory",
-                 "Confusion matrix", "flagged needs_review", "not flagged"):
+    for text in (
+        "category accuracy",
+        "subcategory macro-F1",
+        "fix accuracy",
+        "Per subcategory",
+        "Confusion matrix",
+        "flagged needs_review",
+        "not flagged",
+    ):
         assert text in result.output
     scored = runner.invoke(cli, ["triage", str(labelled_file), "--score", "--format", "json"])
     score = json.loads(scored.output)["score"]

@@ -14,7 +14,11 @@ def test_clear_cases_get_their_subcategory_and_fix(engine: TriageEngine) -> None
     results = engine.triage([CASES[n] for n in names])
     assert [r.subcategory for r in results] == names
     for name, result in zip(names, results, strict=True):
-        assert result.category == ("knowledge" if name in {"missing_knowledge", "stale_knowledge", "retrieval_gap"} else "behavior")
+        assert result.category == (
+            "knowledge"
+            if name in {"missing_knowledge", "stale_knowledge", "retrieval_gap"}
+            else "behavior"
+        )
         assert 0.0 <= result.confidence <= 1.0
         assert result.evidence
         assert abs(sum(result.probabilities.values()) - 1.0) < 1e-3

@@ -60,10 +60,14 @@ def test_second_opinion_tips_a_close_call_but_not_a_clear_one(engine: TriageEngi
     assert with_llm.probabilities["style"] > offline.probabilities["style"]
     assert any("LLM second opinion: style" in e for e in with_llm.evidence)
 
-    vague = FailureCase(input="can you help with my order", output="Sure, what is the order number?")
+    vague = FailureCase(
+        input="can you help with my order", output="Sure, what is the order number?"
+    )
     base = engine.triage([vague])[0]
     target = next(s for s in SUBCATEGORIES if s != base.subcategory and s in {"procedure", "style"})
-    tipped = engine.triage([vague], second_opinion=FakeListChatModel(responses=[_answer(target, 1.0)]))[0]
+    tipped = engine.triage(
+        [vague], second_opinion=FakeListChatModel(responses=[_answer(target, 1.0)])
+    )[0]
     assert tipped.probabilities[target] > base.probabilities[target]
 
 
@@ -89,7 +93,9 @@ def test_probe_targets_skip_facts_given_in_the_input() -> None:
 
 
 def test_probe_levels_follow_slick() -> None:
-    case = FailureCase(input="What is the reorder point for part KX-220?", output="100", expected="340 units")
+    case = FailureCase(
+        input="What is the reorder point for part KX-220?", output="100", expected="340 units"
+    )
     never = FakeListChatModel(responses=["About 100 units.", "I am not sure.", "Maybe 120."])
     outcome = knowledge_probe.probe_case(never, case, samples=3)
     assert outcome is not None and outcome.level == "unknown"
@@ -103,7 +109,9 @@ def test_probe_levels_follow_slick() -> None:
     probs = np.full(8, 1 / 8)
     boosted = knowledge_probe.apply_probe(probs, outcome)
     damped = knowledge_probe.apply_probe(probs, known)
-    knowledge = [SUBCATEGORIES.index(s) for s in ("missing_knowledge", "stale_knowledge", "retrieval_gap")]
+    knowledge = [
+        SUBCATEGORIES.index(s) for s in ("missing_knowledge", "stale_knowledge", "retrieval_gap")
+    ]
     assert boosted[knowledge].sum() > 3 / 8 > damped[knowledge].sum()
     assert np.allclose(knowledge_probe.apply_probe(probs, weak), probs)
 
@@ -118,7 +126,9 @@ def test_probe_pushes_an_unknown_fact_toward_knowledge(engine: TriageEngine) -> 
     never = FakeListChatModel(responses=["It has 12 bays.", "Probably 10.", "Around 14 bays."])
     probed = engine.triage([case], probe=never)[0]
     knowledge = ("missing_knowledge", "stale_knowledge", "retrieval_gap")
-    assert sum(probed.probabilities[s] for s in knowledge) > sum(base.probabilities[s] for s in knowledge)
+    assert sum(probed.probabilities[s] for s in knowledge) > sum(
+        base.probabilities[s] for s in knowledge
+    )
     assert any("never produced '18'" in e for e in probed.evidence)
     assert probed.category == "knowledge"
 

@@ -56,7 +56,7 @@ CASES: dict[str, FailureCase] = {
     "preference": FailureCase(
         input="Explain how to reset my router.",
         output="Unplug the router for 30 seconds and plug it back in.",
-        expected="Unplug it, wait 30 seconds, plug it back in; the lights turn green in about a minute.",
+        expected="Unplug it, wait 30 seconds, plug it back in; the lights go green in a minute.",
         feedback="both are correct, raters preferred B",
         source="pairwise_review",
     ),
@@ -84,7 +84,9 @@ def test_structural_signals_without_feedback() -> None:
     fmt = CASES["format"].model_copy(update={"feedback": None})
     assert {s.name for s in compute_signals(fmt).signals} >= {"json_expected_prose_given"}
     stale = CASES["stale_knowledge"].model_copy(update={"feedback": None})
-    evidence = [s.evidence for s in compute_signals(stale).signals if s.subcategory == "stale_knowledge"]
+    evidence = [
+        s.evidence for s in compute_signals(stale).signals if s.subcategory == "stale_knowledge"
+    ]
     assert any("1150" in e and "1400" in e for e in evidence)
 
 

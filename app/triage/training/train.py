@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.metrics import f1_score
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 from app.cases.schemas import LabelledCase
 from app.triage.artefact import DEFAULT_MODEL_DIR, Manifest, save_artefact
@@ -53,6 +53,16 @@ class TrainingSet:
     groups: list[str]
     sha256: str
     files: list[str]
+    authors: list[str]
+
+
+def author_of(path: Path) -> str:
+    """The author prefix of a training file name: `writer_a_style.jsonl` -> `writer_a`,
+    `engine_messy.jsonl` -> `engine`."""
+    tokens = path.stem.split("_")
+    if len(tokens) > 1 and len(tokens[1]) == 1:
+        return "_".join(tokens[:2])
+    return tokens[0]
 
 
 def load_training_set(cases_dir: Path = DEFAULT_CASES_DIR) -> TrainingSet:
@@ -63,6 +73,7 @@ def load_training_set(cases_dir: Path = DEFAULT_CASES_DIR) -> TrainingSet:
     digest = hashlib.sha256()
     cases: list[LabelledCase] = []
     groups: list[str] = []
+    authors: list[str] = []
     for path in files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
         for record in read_case_file(path):
@@ -71,20 +82,33 @@ def load_training_set(cases_dir: Path = DEFAULT_CASES_DIR) -> TrainingSet:
             cases.append(LabelledCase(case=record.case, label=record.label))
             app = str(record.case.metadata.get("app") or "").strip().lower()
             groups.append(app or f"{path.name}:{record.line}")
-    return TrainingSet(cases=cases, groups=groups, sha256=digest.hexdigest(), files=[f.name for f in files])
+            authors.append(author_of(path))
+    return TrainingSet(
+        cases=cases,
+        groups=groups,
+        sha256=digest.hexdigest(),
+        files=[f.name for f in files],
+        authors=authors,
+    )
 
 
-def _scores(
-    probs: np.ndarray, labels: Sequence[LabelledCase]
-) -> dict[str, float]:
+def _scores(probs: np.ndarray, labels: Sequence[LabelledCase]) -> dict[str, float]:
     decided = decide_labels(probs, [c.case.attempted for c in labels])
     true_sub = [c.label.subcategory for c in labels]
     pred_sub = [d[1] for d in decided]
     return {
-        "category_accuracy": float(np.mean([d[0] == c.label.category for d, c in zip(decided, labels, strict=True)])),
-        "subcategory_macro_f1": float(f1_score(true_sub, pred_sub, average="macro", zero_division=0)),
-        "subcategory_accuracy": float(np.mean([a == b for a, b in zip(true_sub, pred_sub, strict=True)])),
-        "fix_accuracy": float(np.mean([d[2] == c.label.fix for d, c in zip(decided, labels, strict=True)])),
+        "category_accuracy": float(
+            np.mean([d[0] == c.label.category for d, c in zip(decided, labels, strict=True)])
+        ),
+        "subcategory_macro_f1": float(
+            f1_score(true_sub, pred_sub, average="macro", zero_division=0)
+        ),
+        "subcategory_accuracy": float(
+            np.mean([a == b for a, b in zip(true_sub, pred_sub, strict=True)])
+        ),
+        "fix_accuracy": float(
+            np.mean([d[2] == c.label.fix for d, c in zip(decided, labels, strict=True)])
+        ),
     }
 
 
@@ -94,12 +118,21 @@ def cross_validate(
     features: CaseFeatures,
     training: TrainingSet,
     folds: int = 5,
+    by_author: bool = False,
 ) -> dict[str, float]:
-    """Out-of-fold scores of `config`, folds grouped by application."""
+    """Out-of-fold scores of `config`: folds grouped by application, or one fold per author
+    (`by_author`, leave-one-author-out: how well it carries to cases written by someone else)."""
     labels = [c.label.subcategory for c in training.cases]
-    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=0)
+    if by_author:
+        splits = GroupKFold(n_splits=len(set(training.authors))).split(
+            np.zeros(len(labels)), labels, training.authors
+        )
+    else:
+        splits = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=0).split(
+            np.zeros(len(labels)), labels, training.groups
+        )
     probs = np.zeros((len(labels), 8))
-    for train_idx, test_idx in splitter.split(np.zeros(len(labels)), labels, training.groups):
+    for train_idx, test_idx in splits:
         clf = TriageClassifier(config=config).fit(
             features.subset(train_idx), [labels[i] for i in train_idx]
         )
@@ -166,6 +199,14 @@ def train(
         "grouping": "metadata.app",
         **{k: round(v, 4) for k, v in scores.items()},
     }
+    if len(set(training.authors)) >= 2 and folds >= 2:
+        by_author = cross_validate(
+            config=config, features=features, training=training, by_author=True
+        )
+        cv["leave_one_author_out"] = {
+            "authors": sorted(set(training.authors)),
+            **{k: round(v, 4) for k, v in by_author.items()},
+        }
     if trials:
         cv["search"] = sorted(trials, key=lambda t: -t["mean"])[:5]
     return save_artefact(
