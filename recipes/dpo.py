@@ -95,10 +95,10 @@ def run(
 ) -> RecipeResult:
     """Train a DPO LoRA adapter on preference rows ``{"prompt", "chosen", "rejected"}``."""
     from datasets import Dataset
-    from transformers import EarlyStoppingCallback, PrinterCallback
+    from transformers import PrinterCallback
     from trl import DPOConfig, DPOTrainer
 
-    from recipes.trainer_callbacks import RecipeProgressCallback, first_logged, last_logged
+    from recipes.trainer_callbacks import first_logged, last_logged, training_callbacks
 
     if not train_rows:
         raise RecipeConfigError("dpo: train_rows is empty; give at least one preference pair")
@@ -158,15 +158,9 @@ def run(
     except (ValueError, TypeError) as exc:
         raise RecipeConfigError(f"dpo: the trainer rejected the settings: {exc}") from exc
 
-    progress_cb = RecipeProgressCallback(progress=progress, should_stop=should_stop)
-    callbacks: list[Any] = [progress_cb]
-    if early_stop:
-        callbacks.append(
-            EarlyStoppingCallback(
-                early_stopping_patience=config.early_stopping_patience,
-                early_stopping_threshold=config.early_stopping_threshold,
-            )
-        )
+    progress_cb, callbacks = training_callbacks(
+        config, progress=progress, should_stop=should_stop, early_stop=early_stop
+    )
     try:
         trainer = DPOTrainer(
             model=model,

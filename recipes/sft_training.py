@@ -153,10 +153,10 @@ def run_sft_training(
     ``peft_config`` builds the peft config from the loaded model; None trains all weights.
     ``prepare_model(model, config)`` may wrap the model before training (QLoRA's k-bit prep).
     """
-    from transformers import EarlyStoppingCallback, PrinterCallback
+    from transformers import PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
-    from recipes.trainer_callbacks import RecipeProgressCallback, last_logged
+    from recipes.trainer_callbacks import last_logged, training_callbacks
 
     if not train_rows:
         raise RecipeConfigError(f"{recipe}: train_rows is empty; give at least one SFT row")
@@ -222,15 +222,9 @@ def run_sft_training(
     except (ValueError, TypeError) as exc:
         raise RecipeConfigError(f"{recipe}: the trainer rejected the settings: {exc}") from exc
 
-    progress_cb = RecipeProgressCallback(progress=progress, should_stop=should_stop)
-    callbacks: list[Any] = [progress_cb]
-    if early_stop:
-        callbacks.append(
-            EarlyStoppingCallback(
-                early_stopping_patience=config.early_stopping_patience,
-                early_stopping_threshold=config.early_stopping_threshold,
-            )
-        )
+    progress_cb, callbacks = training_callbacks(
+        config, progress=progress, should_stop=should_stop, early_stop=early_stop
+    )
     try:
         trainer = SFTTrainer(
             model=model,

@@ -6,7 +6,13 @@ import math
 import time
 from typing import Any
 
-from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from transformers import (
+    EarlyStoppingCallback,
+    TrainerCallback,
+    TrainerControl,
+    TrainerState,
+    TrainingArguments,
+)
 
 from recipes.run_types import ProgressEvent, ProgressFn, StopFn
 
@@ -88,6 +94,22 @@ class RecipeProgressCallback(TrainerCallback):
                 message=message,
             )
         )
+
+
+def training_callbacks(
+    config: Any, *, progress: ProgressFn | None, should_stop: StopFn | None, early_stop: bool
+) -> tuple[RecipeProgressCallback, list[TrainerCallback]]:
+    """The progress/cancel callback, plus early stopping on the holdout loss when asked."""
+    progress_cb = RecipeProgressCallback(progress=progress, should_stop=should_stop)
+    callbacks: list[TrainerCallback] = [progress_cb]
+    if early_stop:
+        callbacks.append(
+            EarlyStoppingCallback(
+                early_stopping_patience=config.early_stopping_patience,
+                early_stopping_threshold=config.early_stopping_threshold,
+            )
+        )
+    return progress_cb, callbacks
 
 
 def last_logged(history: list[dict[str, Any]], key: str) -> float | None:
