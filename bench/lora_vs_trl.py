@@ -8,6 +8,8 @@ chat-template patching, progress callbacks and checkpoint/adapter saving.
     python bench/lora_vs_trl.py                 # SmolLM2-135M-Instruct, 10 steps
     python bench/lora_vs_trl.py --model tiny    # the tests' tiny random Llama (seconds)
     python bench/lora_vs_trl.py --steps 30 --model /path/to/model
+
+It also runs the same job through Rung itself (dataset push + job API + in-process worker).
 """
 
 from __future__ import annotations
@@ -100,6 +102,72 @@ def run_bare_trl(config: LoraSFTConfig, data: list[dict], out: Path) -> float:
     return time.perf_counter() - start
 
 
+def run_through_rung(config: LoraSFTConfig, data: list[dict], workdir: Path) -> float:
+    """The same LoRA job sent to a real Rung (uvicorn, SQLite, in-process worker) over HTTP:
+    push the dataset, submit the job, wait until it succeeds. Timed from push to success."""
+    import json
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from app.config import Settings
+    from app.core import migrations
+    from app.db import session_scope
+    from app.main import create_app
+    from app.teams import service as teams
+
+    settings = Settings(env="test", home=workdir / "rung", triage_on_ingest=False)
+    migrations.upgrade(settings.resolved_database_url)
+    with session_scope(settings.resolved_database_url) as session:
+        _, key = teams.create_team(session, name="bench")
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    client = httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"},
+        timeout=600,
+    )
+    try:
+        client.post("/v1/projects", json={"name": "bench"}).raise_for_status()
+        start = time.perf_counter()
+        body = "\n".join(json.dumps(row) for row in data).encode()
+        pushed = client.post(
+            "/v1/projects/bench/datasets",
+            params={"kind": "sft", "filename": "bench.jsonl"},
+            content=body,
+            headers={"Content-Type": "application/x-ndjson"},
+        )
+        pushed.raise_for_status()
+        overrides = {
+            "max_steps": config.max_steps,
+            "max_length": config.max_length,
+            "per_device_train_batch_size": config.per_device_train_batch_size,
+            "logging_steps": config.logging_steps,
+            "save_steps": config.save_steps,
+        }
+        job = client.post(
+            "/v1/projects/bench/jobs",
+            json={"recipe": "lora_sft", "dataset": pushed.json()["version"]["sha256"],
+                  "base_model": config.base_model, "config": overrides},
+        ).json()
+        while (state := client.get(f"/v1/projects/bench/jobs/{job['id']}").json())[
+            "state"
+        ] not in ("succeeded", "failed", "cancelled"):
+            time.sleep(0.2)
+        if state["state"] != "succeeded":
+            raise SystemExit(f"the job {state['state']}: {state.get('error')}")
+        return time.perf_counter() - start
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default=DEFAULT_BASE_MODEL, help="hub name, folder or 'tiny'")
@@ -120,10 +188,13 @@ def main() -> int:
         data = rows(args.rows)
         run_bare_trl(config, data[:4], workdir / "warmup")  # import + first-load costs
         recipe_s = run_recipe(config, data, workdir / "recipe")
+        job_s = run_through_rung(config, data, workdir)
         bare_s = run_bare_trl(config, data, workdir / "bare")
-    print(f"model {args.model}, {args.steps} steps, batch 4")
+    print(f"model {args.model}, {args.steps} steps, batch 4, {args.rows} rows")
+    print(f"Rung job over HTTP   : {job_s:8.2f} s  (push + queue + worker + artifacts)")
     print(f"recipes.lora_sft.run : {recipe_s:8.2f} s")
     print(f"bare TRL SFTTrainer  : {bare_s:8.2f} s")
+    print(f"ratio job / bare     : {job_s / bare_s:8.2f}")
     print(f"ratio recipe / bare  : {recipe_s / bare_s:8.2f}")
     return 0
 
