@@ -163,13 +163,15 @@ def triage_command(
     if output_format is OutputFormat.json:
         typer.echo(json.dumps(payload, indent=2, ensure_ascii=False))
         return
+    if figures is not None:  # with --score the figures are the point; the cases stay in --out
+        console.print(f"engine {engine.version}")
+        _print_score(console, figures)
+        return
     _print_results_table(console, results, engine.version)
     if payload["recommendation"] is not None:
         console.print(
             f"[bold]Recommendation:[/bold] {payload['recommendation'].get('headline', '')}"
         )
-    if figures is not None:
-        _print_score(console, figures)
 
 
 def train_command(
