@@ -178,7 +178,10 @@ def train_command(
     cases_dir: Path | None = typer.Option(None, "--cases-dir", help="folder of labelled *.jsonl"),
     model_dir: Path | None = typer.Option(None, "--model-dir", help="where to write the artefact"),
     search: bool = typer.Option(
-        False, "--search", help="choose fields/regularisation/rule weight by grouped CV (slower)"
+        False,
+        "--search",
+        help="choose fields, regularisation, rule weight and embedding scale by grouped CV "
+        "(slower)",
     ),
 ) -> None:
     """Train the triage model from labelled cases and write a versioned artefact."""

@@ -1,7 +1,8 @@
 """Word lists behind the feedback, output and expected-answer signals.
 
-Kept apart from the signal logic so they are easy to review. They are generic English phrasing
-of how reviewers describe failures; nothing here is keyed to one application or data set.
+Kept apart from the signal logic so they are easy to review. They are generic phrasing of how
+reviewers describe failures (English, plus common cues in seven other languages); nothing here
+is keyed to one application or data set.
 Patterns are matched case-insensitively on whitespace-normalised text.
 """
 
@@ -195,6 +196,126 @@ FEEDBACK: dict[str, re.Pattern[str]] = {
     ),
 }
 
+# The same cues in the other languages reviewers write feedback in (Spanish, Portuguese, French,
+# German, Italian, Dutch, Polish, Japanese). General phrasing, appended to `FEEDBACK`.
+_MONTH_INTL = (
+    r"(?:ene|enero|jan|janeiro|janvier|januar|gennaio|januari|stycz|feb|febrero|fevereiro|"
+    r"février|februar|febbraio|lut|mar|marzo|março|mars|märz|maart|marz|abr|abril|avril|"
+    r"aprile|kwie|may|mayo|maio|mai|maggio|mei|maj|jun|junio|junho|juin|juni|giugno|czerw|"
+    r"jul|julio|julho|juillet|juli|luglio|lip|ago|agosto|août|august|aug|sierp|sep|sept|"
+    r"septiembre|setembro|septembre|september|settembre|wrze|oct|octubre|outubro|octobre|"
+    r"oktober|ottobre|paź|nov|noviembre|novembro|novembre|november|listop|dic|diciembre|"
+    r"dezembro|décembre|dezember|dicembre|december|grud)[a-zäéû]*"
+)
+FEEDBACK_INTL: dict[str, tuple[str, ...]] = {
+    "stale_knowledge": (
+        r"desactualizad|desatualizad|\bobsolet|obsolète|veraltet|verouderd|nieaktualn|"
+        r"non (?:è )?più (?:valid|aggiornat)|niet meer|nicht mehr|n'est plus|ya no\b|"
+        r"não (?:é|vale) mais|już nie|\bpérimé|\bcaducad|\bscadut",
+        r"\b(?:precio|tarifa|versión|norma|regla)s? (?:antigu|viej|anterior)|"
+        r"\b(?:preço|tabela|versão|regra|tarifa)s? (?:antig|velh|anterior)|"
+        r"\bancien(?:ne)?s? (?:tarif|prix|barème|règle|version|adresse|grille)|"
+        r"\balte[nrs]? (?:preis|tarif|version|regel|adresse|fahrplan|stand)|"
+        r"\bvecchi[oae] (?:prezz|tariff|version|regol)|\boude (?:prijs|tarief|versie|regel)|"
+        r"\bstar[aey] (?:cen|cennik|wersj|stawk|zasad)",
+        r"ha cambiado|cambió|han cambiado|mudou|mudaram|foi alterad|a changé|ont changé|"
+        r"hat sich (?:\w+ )?geändert|wurde (?:\w+ )?geändert|\bgeändert|è cambiat|sono cambiat|"
+        r"is veranderd|gewijzigd|zmieni[łl]|zmienion|\breajust|\baumentó|\bsubió",
+        r"\b(?:desde|depuis|seit|sinds|dal|od) (?:el |le |la |dem |de )?(?:\d{1,2}\.? )?"
+        + _MONTH_INTL
+        + r"|\b(?:desde|depuis|seit|sinds|dal|od) (?:el |le |dem )?\d{4}\b",
+        r"古い|旧(?:料金|価格|ライン|版|規定|ルール|情報)|改定|改正|変更(?:され|済|に)|変わ(?:った|りました)|"
+        r"現在は|もう(?:使え|ない|廃止)|廃止",
+    ),
+    "missing_knowledge": (
+        r"se lo (?:ha )?inventad|se lo inventó|\binventó|\binventou|\binventé|erfunden|"
+        r"ausgedacht|verzonnen|verzint|wymyśli|zmyśli|\binventat",
+        r"no (?:lo )?sabe\b|não sabe\b|ne (?:le )?sait pas|n'en sait rien|ne conna[iî]t pas|"
+        r"weiß (?:es |das )?nicht|kennt (?:\w+ )?nicht|non (?:lo )?sa\b|non conosce|"
+        r"weet (?:het |dat )?niet|nie wie\b",
+        r"\binterno|\binterna|\binterne[nrs]?\b|\binterni\b|wewnętrzn|"
+        r"\bnuestr[oa]s? (?:política|catálogo|tarifa|precio|sistema|norma|regla|tabla)|"
+        r"\bnoss[oa]s? (?:política|catálogo|tabela|regra|sistema|preço)|"
+        r"\b(?:nos|notre) (?:règle|tarif|procédure|produit|politique|catalogue|grille|barème)|"
+        r"\bunsere[rns]? (?:richtlinie|tarif|preisliste|katalog|regel|produkt)",
+        r"でたらめ|捏造|存在しない|社内|知らない|架空|作り話",
+    ),
+    "retrieval_gap": (
+        r"documento (?:equivocad|incorrect|errad|sbagliat)|mauvais document|"
+        r"falsche[sn]? (?:dokument|seite|artikel|quelle|abschnitt)|verkeerde? (?:document|pagina)|"
+        r"(?:zły|niewłaściwy) dokument|\bdocumento de (?:otr|outr)",
+        r"\bbúsqueda|\bbusca\b|\bbuscador|\bla recherche|\bsuche\b|\bsuchergebnis|"
+        r"\bricerca\b|zoekresultat|wyszukiw|no (?:se )?recuper|não (?:foi )?recuperad|"
+        r"\brécupér|abgerufen|\bopgehaald|\brecuperat",
+        r"no (?:estaba|está) en el contexto|não (?:estava|está) no contexto|"
+        r"pas dans le contexte|nicht im kontext|non (?:era|è) nel contesto|niet in de context",
+        r"検索|取れていない|取得できていない|間違った(?:文書|資料|ドキュメント)|別の(?:文書|資料|ページ)",
+    ),
+    "grounding": (
+        r"\bignoró|\bignora\b|\bignorou|\bignoré|\bignoriert|\bignorat|\bnegeert|genegeerd|"
+        r"zignorow",
+        r"contradice|contradiz|contredit|widerspricht|contraddice|spreekt .{0,20}tegen|sprzeczn",
+        r"\b(?:el|o|le|la|der|die|das|il|het|de) (?:documento|documento|document|dokument|"
+        r"contexto|contexte|kontext|contesto|context|contrato|contrat|vertrag|lettre|carta|"
+        r"brief|ficha|fiche) (?:dice|diz|dit|sagt|indica|indique|zegt|mówi|says)|"
+        r"steht (?:doch |klar |eindeutig )?(?:im|in der|in dem)|\blaut (?:dokument|vertrag|"
+        r"kontext|unterlagen)|está no contexto|dit pourtant|dice chiaramente",
+        r"無視|矛盾|書いてある|記載(?:が|され)",
+    ),
+    "format": (
+        r"\bviñetas|\btópicos|\bpuces\b|\baufzählung|\bstichpunkt|\belenco puntato|"
+        r"\btabla\b|\btabela\b|\btableau\b|\btabelle\b|\btabella\b|\btabel\b|\bopmaak",
+        r"\bcaracteres|\bcaractères|\bzeichen\b|\bcaratteri|\btekens\b|\bznaków|"
+        r"\bpalabras\b|\bpalavras\b|\bmots\b|\bwörter\b|\bparole\b",
+        r"\b(?:en|em|auf|in) (?:inglés|inglês|anglais|englisch|inglese|engels|español|espagnol|"
+        r"spanisch|francés|français|französisch|alemán|allemand|deutsch|portugués|portugais|"
+        r"italiano|italien)\b|\bidioma\b|\blangue\b|\bsprache\b|\blingua\b|\bjęzyk",
+        r"箇条書き|形式|フォーマット|文字(?:以内|数)|(?:英語|日本語)で",
+    ),
+    "style": (
+        r"\b(?:el|o|le|ce|du|un|der|den|im|il|de|ten) (?:tono|tom|ton|toon)\b|\btono\b|"
+        r"\bempatía|\bempatia|\bempathie|\bempati|\beinfühlsam",
+        r"\bgrosero|\bgrosseir|\bmaleducad|\bgrossier|\bunfreundlich|\bschroff|\bscortese|"
+        r"\bsgarbat|\bonvriendelijk|\bniegrzeczn|\bglacial|\bfroid|\bfrío|\bfria\b|\bfrio\b|"
+        r"\bkalt\b|\bfredd[oa]|\bkil\b|\bchłodn|\boschł",
+        r"demasiado (?:largo|técnico|formal)|muito (?:longo|técnico|formal)|\bprolix|"
+        r"trop (?:long|technique|formel)|\bverbeux|zu (?:lang|technisch|förmlich)|"
+        r"geschwätzig|umständlich|troppo (?:lungo|tecnico|formale)|\bprolisso|"
+        r"te (?:lang|technisch|formeel)|langdradig|za (?:długi|techniczn)|rozwlekł",
+        r"\bfachchinesisch|\bfachjargon|\btecnicismo|\bduzen|\bsiezen|\btutoie|\bvouvoie|"
+        r"\btutear|\bcondescendant|palabras (?:simples|sencillas)|mots simples|einfache sprache",
+        r"口調|冷たい|敬語|失礼|丁寧|長すぎ|カジュアル|専門用語|トーン|馴れ馴れし",
+    ),
+    "procedure": (
+        r"\bprotocolo|\bprotocole|\bprotokoll|\bprotocollo|\bprotokół|\bprocedimiento|"
+        r"\bprocedimento|\bprocédure|\bverfahren|\bprocedura|\bprocedur",
+        r"\bvérif|\bprüf|\bcontrole|\bweryfik|\bverific",
+        r"debería haber|deveria ter|aurait dû|hätte (?:\w+ )?(?:müssen|sollen)|"
+        r"avrebbe dovuto|had moeten|powinien był|powinna była",
+        r"\bderiv(?:ar|ó|e)|\bencaminh|\borienter vers|\bweiterleit|\binoltr|\bdoorverwijz|"
+        r"\bpaso\b|\betapa\b|\bétape|\bschritt|\bpassaggio|\bstap\b|\bkrok\b|\bvorschrift|"
+        r"\bnotruf|\bnotfall|\burgencias|\bemergência|\burgence",
+        r"手順|本人確認|確認(?:せず|して|が必要)|エスカレ|規定|ルール違反",
+    ),
+    "preference": (
+        r"\bprefier|\bpréfér|\bbevorzug|\bvoorkeur|\bwolą|\bwoleli|\bpreferow|\blieber\b",
+        r"\bambas (?:son |eram |são |eran )?(?:válidas|correctas|corretas|ok|bien|boas)|"
+        r"\bles deux (?:sont |étaient )?(?:correct|bonn|valabl|ok)|"
+        r"\bbeide (?:sind |waren |zijn |waren )?(?:korrekt|richtig|ok|gut|goed|correct)|"
+        r"\bentramb[ei] (?:sono |erano )?(?:corrett|valid|ok|buon)|\bobie (?:są )?(?:poprawn|dobr)",
+        r"\bfrente a\b|\bversión [ab]\b|\bversão [ab]\b|\bversion [ab]\b|\bwersj[aię] [ab]\b|"
+        r"\bvotaron|\bvotaram|\bganó|\bvenceu|\bgewonnen",
+        r"好ま|選ばれ|どちらも|勝率|比較|投票",
+    ),
+}
+FEEDBACK = {
+    name: re.compile(
+        pattern.pattern + "|" + "|".join(f"(?:{part})" for part in FEEDBACK_INTL[name]),
+        re.IGNORECASE,
+    )
+    for name, pattern in FEEDBACK.items()
+}
+
 PREFERENCE_SOURCE = re.compile(
     r"ab[_ -]?test|a/b|pairwise|preference|side[_ -]?by[_ -]?side|arena|comparison|ranking|"
     r"head[_ -]?to[_ -]?head|\bsxs\b|\bvote",
@@ -209,6 +330,12 @@ STYLE_METADATA_KEY = re.compile(
     r"audience|reading[_ -]?level|persona|tone|voice|brand|age[_ -]?group", re.IGNORECASE
 )
 RETRIEVAL_METADATA_KEY = re.compile(r"retriev|top[_ -]?k|index|rag|search|chunk", re.IGNORECASE)
+# Metadata that dates a change of the facts (a price table's effective date, a model cut-off).
+STALE_METADATA_KEY = re.compile(
+    r"cut[_ -]?off|updated|effective|published|valid[_ -]?from|revised|changed|last[_ -]?change|"
+    r"in[_ -]?force",
+    re.IGNORECASE,
+)
 
 # The model gives a generic or hedged answer instead of a specific fact.
 HEDGE = re.compile(

@@ -225,6 +225,15 @@ def _source_metadata_signals(
         )
     feats["meta_style"] = float(bool(lexicons.STYLE_METADATA_KEY.search(keys)))
     feats["meta_retrieval"] = float(bool(lexicons.RETRIEVAL_METADATA_KEY.search(keys)))
+    stale_key = lexicons.STALE_METADATA_KEY.search(keys)
+    feats["meta_stale"] = float(bool(stale_key))
+    if stale_key:
+        fire(
+            "metadata_change_date",
+            "stale_knowledge",
+            0.3,
+            f"metadata dates a change of the facts ('{stale_key.group(0)}')",
+        )
     del case
 
 

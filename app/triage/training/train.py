@@ -2,8 +2,8 @@
 
 Cross-validation groups cases by application (metadata `app`, else the file) so that scores
 reflect unseen applications, as in production. `search=True` runs a small grid over the
-embedded fields, the regularisation and the rule-prior weight and keeps the best mean of
-category accuracy, subcategory macro-F1 and fix accuracy.
+embedded fields, the regularisation, the rule-prior weight and the embedding scale and keeps the
+best mean of category accuracy, subcategory macro-F1 and fix accuracy.
 """
 
 from __future__ import annotations
@@ -34,13 +34,13 @@ log = logging.getLogger(__name__)
 DEFAULT_CASES_DIR = Path(__file__).resolve().parent / "cases"
 DEFAULT_CONFIG = ModelConfig()
 SEARCH_FIELDS: tuple[tuple[str, ...], ...] = (
-    ("feedback", "case"),
     ("feedback", "output"),
     ("feedback", "output", "expected"),
-    ("case",),
+    ("feedback", "output", "input", "expected", "context"),
 )
-SEARCH_C = (0.3, 1.0, 3.0)
-SEARCH_RULE_WEIGHT = (0.0, 0.25, 0.5)
+SEARCH_C = (0.1, 0.3)
+SEARCH_RULE_WEIGHT = (0.1, 0.2)
+SEARCH_EMBED_SCALE = (3.0, 5.0, 7.0, 10.0)
 
 
 class TrainingDataError(ValueError):
@@ -154,8 +154,9 @@ def search_config(
     """The best configuration of the grid by grouped cross-validation."""
     trials: list[dict[str, Any]] = []
     best: tuple[ModelConfig, dict[str, float]] | None = None
-    for fields, c, weight in itertools.product(SEARCH_FIELDS, SEARCH_C, SEARCH_RULE_WEIGHT):
-        config = replace(base, fields=fields, c=c, rule_weight=weight)
+    grid = itertools.product(SEARCH_FIELDS, SEARCH_C, SEARCH_RULE_WEIGHT, SEARCH_EMBED_SCALE)
+    for fields, c, weight, scale in grid:
+        config = replace(base, fields=fields, c=c, rule_weight=weight, embed_scale=scale)
         scores = cross_validate(config=config, features=features, training=training, folds=folds)
         trials.append({"config": config.as_dict(), **scores})
         log.info("cv %s -> %.3f", config, scores["mean"])
