@@ -266,7 +266,7 @@ FEEDBACK_INTL: dict[str, tuple[str, ...]] = {
         r"\bviñetas|\btópicos|\bpuces\b|\baufzählung|\bstichpunkt|\belenco puntato|"
         r"\btabla\b|\btabela\b|\btableau\b|\btabelle\b|\btabella\b|\btabel\b|\bopmaak",
         r"\bcaracteres|\bcaractères|\bzeichen\b|\bcaratteri|\btekens\b|\bznaków|"
-        r"\bpalabras\b|\bpalavras\b|\bmots\b|\bwörter\b|\bparole\b",
+        r"\bpalabras\b|\bpalavras\b|\bmots\b|\bwörter\b",
         r"\b(?:en|em|auf|in) (?:inglés|inglês|anglais|englisch|inglese|engels|español|espagnol|"
         r"spanisch|francés|français|französisch|alemán|allemand|deutsch|portugués|portugais|"
         r"italiano|italien)\b|\bidioma\b|\blangue\b|\bsprache\b|\blingua\b|\bjęzyk",

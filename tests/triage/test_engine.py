@@ -59,3 +59,24 @@ def test_version_names_the_artefact_and_engine_is_cached(engine: TriageEngine) -
     assert re.fullmatch(r"rung-triage/\d+\+\d+-[0-9a-f]{12}", engine.version)
     assert engine.manifest.artefact_sha256.startswith(engine.version.rsplit("-", 1)[1])
     assert load_engine() is engine
+
+
+def test_the_shipped_model_draws_on_the_embeddings(engine: TriageEngine) -> None:
+    """Guard against the embeddings being regularised away beside the standardised signals:
+    on real training cases, the logit spread coming from the embedding block is of the same
+    order as the spread coming from the signals."""
+
+    from app.triage.features import build_features
+    from app.triage.training.train import load_training_set
+
+    training = load_training_set()
+    cases = [c.case for c in training.cases[::25]]
+    clf = engine.classifier
+    features = build_features(cases, embedder=engine.embedder, fields=clf.config.fields)
+    design = clf._design(features, fit=False)
+    assert clf.model is not None
+    coef = clf.model.coef_
+    dense = design[:, : clf.n_dense] @ coef[:, : clf.n_dense].T
+    embedded = design[:, clf.n_dense :] @ coef[:, clf.n_dense :].T
+    ratio = float(embedded.std(axis=0).mean() / dense.std(axis=0).mean())
+    assert ratio > 0.2, f"embedding logits spread only {ratio:.2f}x the signal logits"

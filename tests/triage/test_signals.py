@@ -126,3 +126,46 @@ def test_text_facts_helpers() -> None:
     assert parse_json('{"a": 1,}') is None
     assert guess_language("Le fournisseur doit livrer les produits dans les trente jours.") == "fr"
     assert guess_language("ok") is None
+
+
+FOREIGN_FEEDBACK: list[tuple[str, str]] = [
+    ("stale_knowledge", "to już nieaktualne, cennik zmienił się w marcu"),
+    ("stale_knowledge", "旧料金のまま回答している。4月に改定済み"),
+    ("stale_knowledge", "das gilt seit März nicht mehr"),
+    ("missing_knowledge", "se lo ha inventado, esa tarifa no existe"),
+    ("missing_knowledge", "das hat er frei erfunden, unsere Preisliste ist intern"),
+    ("retrieval_gap", "es wurde einfach das falsche Dokument gezogen"),
+    ("retrieval_gap", "予約商品の規定が検索で取れていない"),
+    ("grounding", "la lettre dit pourtant le contraire, il a ignoré le document"),
+    ("format", "tinha que ser em tópicos, no máximo 3"),
+    ("style", "réponse glaciale, zéro empathie pour la famille"),
+    ("procedure", "debería haber verificado la identidad antes de dar el saldo"),
+    ("preference", "ambas válidas, pero la versión B sacó 4,6 frente a 3,8"),
+]
+
+
+@pytest.mark.parametrize(("subcategory", "feedback"), FOREIGN_FEEDBACK)
+def test_feedback_cues_in_other_languages(subcategory: str, feedback: str) -> None:
+    case = FailureCase(input="?", output="...", feedback=feedback)
+    fired = {s.subcategory for s in compute_signals(case).signals if s.name.startswith("feedback")}
+    assert subcategory in fired, f"{feedback!r} fired {fired}"
+
+
+def test_english_words_do_not_trip_the_foreign_cues() -> None:
+    case = FailureCase(
+        input="?", output="...", feedback="a ton of detail on the internet page, parole board"
+    )
+    fired = {s.subcategory for s in compute_signals(case).signals}
+    assert not fired & {"style", "format", "missing_knowledge"}, fired
+
+
+def test_metadata_dating_a_change_supports_stale_knowledge() -> None:
+    case = FailureCase(
+        input="price of a single consult?",
+        output="A single consult costs R$ 90.",
+        metadata={"price_table_updated": "2025-02-01", "model_cutoff": "2024-06"},
+    )
+    fired = [s for s in compute_signals(case).signals if s.name == "metadata_change_date"]
+    assert fired and fired[0].subcategory == "stale_knowledge"
+    plain = FailureCase(input="price?", output="R$ 90.", metadata={"app": "clinic"})
+    assert not any(s.name == "metadata_change_date" for s in compute_signals(plain).signals)
