@@ -197,6 +197,36 @@ def _feedback_signals(t: _Texts, feats: dict[str, float], fire: FireFn) -> None:
     feats["fb_words"] = math.log1p(len(words(text)))
 
 
+# Metadata keys that support a subcategory: (feature, key pattern, signal, subcategory, weight,
+# evidence with the matched key as {key}).
+_METADATA_SIGNALS: tuple[tuple[str, re.Pattern[str], str, str, float, str], ...] = (
+    (
+        "meta_preference",
+        lexicons.PREFERENCE_METADATA_KEY,
+        "metadata_preference",
+        "preference",
+        0.6,
+        "metadata records a comparison ('{key}')",
+    ),
+    (
+        "meta_format",
+        lexicons.FORMAT_METADATA_KEY,
+        "metadata_validator",
+        "format",
+        0.35,
+        "metadata names a validator/schema for the output",
+    ),
+    (
+        "meta_stale",
+        lexicons.STALE_METADATA_KEY,
+        "metadata_change_date",
+        "stale_knowledge",
+        0.3,
+        "metadata dates a change of the facts ('{key}')",
+    ),
+)
+
+
 def _source_metadata_signals(
     t: _Texts, case: FailureCase, feats: dict[str, float], fire: FireFn
 ) -> None:
@@ -209,31 +239,13 @@ def _source_metadata_signals(
     feats["src_review"] = float("review" in t.source or "red_team" in t.source)
     feats["src_ticket"] = float("ticket" in t.source or "report" in t.source)
     keys = t.metadata_keys
-    pref_key = lexicons.PREFERENCE_METADATA_KEY.search(keys)
-    feats["meta_preference"] = float(bool(pref_key))
-    if pref_key:
-        fire(
-            "metadata_preference",
-            "preference",
-            0.6,
-            f"metadata records a comparison ('{pref_key.group(0)}')",
-        )
-    feats["meta_format"] = float(bool(lexicons.FORMAT_METADATA_KEY.search(keys)))
-    if feats["meta_format"]:
-        fire(
-            "metadata_validator", "format", 0.35, "metadata names a validator/schema for the output"
-        )
+    for feature, pattern, name, subcategory, weight, evidence in _METADATA_SIGNALS:
+        key = pattern.search(keys)
+        feats[feature] = float(bool(key))
+        if key:
+            fire(name, subcategory, weight, evidence.format(key=key.group(0)))
     feats["meta_style"] = float(bool(lexicons.STYLE_METADATA_KEY.search(keys)))
     feats["meta_retrieval"] = float(bool(lexicons.RETRIEVAL_METADATA_KEY.search(keys)))
-    stale_key = lexicons.STALE_METADATA_KEY.search(keys)
-    feats["meta_stale"] = float(bool(stale_key))
-    if stale_key:
-        fire(
-            "metadata_change_date",
-            "stale_knowledge",
-            0.3,
-            f"metadata dates a change of the facts ('{stale_key.group(0)}')",
-        )
     del case
 
 
