@@ -1,58 +1,34 @@
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
+from starlette.concurrency import run_in_threadpool
 
 from app.cases import service
 from app.cases.schemas import CaseBatchCreated, CasePage, CaseRead, Subcategory
 from app.cases.validation import parse_batch
-from app.core.errors import InvalidInputError
+from app.core.json_body import BATCH_BODY_SCHEMA, read_case_batch
 from app.deps import ProjectDep, SessionDep, SettingsDep
 from app.triage import service as triage
 
 router = APIRouter(prefix="/v1/projects/{project}/cases", tags=["cases"])
 
-_BATCH_DOC = (
-    'A JSON array of failure cases, or {"cases": [...]}. Each item is a bare case '
-    '(input, output, expected, context, feedback, attempted, source, metadata) or a labelled '
-    'line {"case": {...}, "label": {...}} whose label is kept as the reviewer label.'
-)
-
-
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(
-            f"the body is not valid JSON: {exc}",
-            errors=[{"index": None, "field": "(body)", "message": str(exc)}],
-        ) from exc
-
 
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "description": _BATCH_DOC,
-            "content": {"application/json": {"schema": {"type": ["array", "object"]}}},
-        }
-    },
+    openapi_extra=BATCH_BODY_SCHEMA,
 )
 async def create_cases(
     request: Request, project: ProjectDep, session: SessionDep, settings: SettingsDep
 ) -> CaseBatchCreated:
     """Store a batch of up to `RUNG_MAX_BATCH_CASES` cases, all or nothing, and triage them."""
-    body = await _json_body(request)
-    items = body.get("cases") if isinstance(body, dict) else body
+    items = await read_case_batch(request)
     parsed = parse_batch(items, max_items=settings.max_batch_cases)
     rows = service.store_cases(session, project=project, parsed=parsed)
-    if settings.triage_on_ingest:
-        triage.triage_rows(rows)
+    if settings.triage_on_ingest:  # CPU-bound: keep it off the event loop
+        await run_in_threadpool(triage.triage_rows, rows)
     return CaseBatchCreated(created=len(rows), ids=[r.id for r in rows])
 
 
@@ -92,6 +68,3 @@ def get_case(case_id: str, project: ProjectDep, session: SessionDep) -> CaseRead
 @router.delete("/{case_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_case(case_id: str, project: ProjectDep, session: SessionDep) -> None:
     service.delete_case(session, project=project, case_id=case_id)
-
-
-
