@@ -24,8 +24,15 @@ def parse_item(item: Any) -> ParsedCase:
     return FailureCase.model_validate(item), None
 
 
-def parse_batch(items: Any, *, max_items: int, first_index: int = 0) -> list[ParsedCase]:
-    """Parse every item; raise one InvalidInputError naming each bad item by index and field."""
+def parse_batch(
+    items: Any,
+    *,
+    max_items: int,
+    first_index: int = 0,
+    outcome: str = "nothing in this batch was stored",
+) -> list[ParsedCase]:
+    """Parse every item; raise one InvalidInputError naming each bad item by index and field
+    (`outcome` says what happened to the batch, e.g. that nothing was stored)."""
     if not isinstance(items, list):
         raise InvalidInputError(
             'the body must be a JSON array of cases, or {"cases": [...]}',
@@ -58,7 +65,7 @@ def parse_batch(items: Any, *, max_items: int, first_index: int = 0) -> list[Par
     if errors:
         bad = len({e["index"] for e in errors})
         raise InvalidInputError(
-            f"{bad} of {len(items)} cases are invalid; nothing in this batch was stored",
+            f"{bad} of {len(items)} cases are invalid; {outcome}",
             errors=errors,
         )
     return parsed

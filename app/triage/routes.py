@@ -23,6 +23,10 @@ async def triage(request: Request, team: CurrentTeam, settings: SettingsDep) -> 
     one result per case out, in order. Nothing is stored."""
     del team  # authentication only
     items = await read_case_batch(request)
-    parsed = parse_batch(items, max_items=settings.max_batch_cases)
+    parsed = parse_batch(
+        items,
+        max_items=settings.max_batch_cases,
+        outcome="no case was triaged; fix them and resend",
+    )
     results = await run_in_threadpool(service.triage_cases, [case for case, _ in parsed])
     return TriageResponse(results=results)

@@ -37,6 +37,7 @@ def test_bad_items_are_named_and_auth_is_required(api: httpx.Client, live_server
     assert response.status_code == 422
     fields = {(e["index"], e["field"]) for e in response.json()["errors"]}
     assert (1, "input") in fields and (2, "(item)") in fields
+    assert response.json()["detail"].startswith("2 of 3 cases are invalid; no case was triaged")
     assert api.post("/v1/triage", json={"cases": []}).status_code == 422
     assert api.post("/v1/triage", json={"nope": 1}).status_code == 422
     bad_json = api.post(
