@@ -152,8 +152,18 @@ def _subcategory_counts(results: Sequence[TriageResult]) -> list[SubcategoryCoun
     ]
 
 
+# Evidence lines that report the model's own scores or review notes, not something seen in the
+# case; they are kept on each case but do not make a step's "most common evidence".
+_MODEL_NOTES = ("knowledge problem: p(knowledge)", "review:", "but for ", "no explicit signal")
+
+
 def _evidence(results: Sequence[TriageResult]) -> list[EvidenceCount]:
-    counts = Counter(text.strip() for r in results for text in r.evidence if text.strip())
+    counts = Counter(
+        text.strip()
+        for r in results
+        for text in r.evidence
+        if text.strip() and not text.strip().startswith(_MODEL_NOTES)
+    )
     return [EvidenceCount(text=t, count=n) for t, n in counts.most_common(MAX_EVIDENCE)]
 
 

@@ -152,6 +152,21 @@ def test_steps_carry_evidence_examples_and_costs(corpus) -> None:
     assert lora.evidence_summary[0].count == lora.case_count
 
 
+def test_model_score_lines_do_not_count_as_evidence(corpus) -> None:
+    cases, results = split(corpus)
+    noted = [
+        r.model_copy(
+            update={"evidence": [*r.evidence, "knowledge problem: p(knowledge)=0.97", "review: x"]}
+        )
+        for r in results
+    ]
+    rec = build_recommendation(cases=cases, results=noted, context=READY)
+    summaries = [e.text for step in rec.plan for e in step.evidence_summary]
+    assert summaries and not any(t.startswith(("knowledge problem", "review:")) for t in summaries)
+    plain = build_recommendation(cases=cases, results=results, context=READY)
+    assert summaries == [e.text for step in plain.plan for e in step.evidence_summary]
+
+
 def test_examples_prefer_distinct_subcategories_and_confident_cases(corpus) -> None:
     cases, results = split(corpus)
     rec = build_recommendation(cases=cases, results=results)
