@@ -44,3 +44,13 @@ def latest_checkpoint(output_dir: Path) -> Path | None:
     """The newest checkpoint written under ``output_dir/checkpoints``, if any."""
     checkpoints = output_dir / CHECKPOINTS_SUBDIR
     return find_checkpoint(checkpoints) if checkpoints.exists() else None
+
+
+def trained_artifacts(kind: str, final_dir: Path, output_dir: Path) -> list[tuple[str, Path]]:
+    """What a training recipe hands back: the weights (``adapter`` or ``model``), the tokenizer
+    saved beside them, and the last checkpoint when one was written."""
+    artifacts: list[tuple[str, Path]] = [(kind, final_dir), ("tokenizer", final_dir)]
+    last = latest_checkpoint(output_dir)
+    if last is not None:
+        artifacts.append(("checkpoint", last))
+    return artifacts

@@ -26,12 +26,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recipes.checkpoints import CHECKPOINTS_SUBDIR, find_checkpoint, latest_checkpoint
+from recipes.checkpoints import (
+    CHECKPOINTS_SUBDIR,
+    find_checkpoint,
+    latest_checkpoint,
+    trained_artifacts,
+)
 from recipes.config_base import require
 from recipes.errors import RecipeCancelledError, RecipeConfigError
 from recipes.lora_adapters import LoraFields, lora_config
 from recipes.rows import dpo_rows
-from recipes.run_types import ProgressEvent, ProgressFn, RecipeResult, StopFn, emit
+from recipes.run_types import ProgressEvent, ProgressFn, RecipeResult, StopFn, emit, finish
 from recipes.sft_training import load_model, runtime_error
 from recipes.training_config import TrainingConfig
 
@@ -235,27 +240,15 @@ def run(
     )
     tokenizer.save_pretrained(adapter_dir)
     (output_dir / "train_log.json").write_text(json.dumps(history, indent=1))
-    artifacts: list[tuple[str, Path]] = [("adapter", adapter_dir), ("tokenizer", adapter_dir)]
-    last_ckpt = latest_checkpoint(output_dir)
-    if last_ckpt is not None:
-        artifacts.append(("checkpoint", last_ckpt))
-    summary = _summary(config, metrics)
-    emit(
+    return finish(
         progress,
-        ProgressEvent(
-            phase="done",
-            step=state.global_step,
-            total_steps=state.max_steps,
-            metrics=metrics,
-            message=summary,
-        ),
-    )
-    return RecipeResult(
         recipe=NAME,
         metrics=metrics,
-        artifacts=artifacts,
-        summary=summary,
+        artifacts=trained_artifacts("adapter", adapter_dir, output_dir),
+        summary=_summary(config, metrics),
         config=dataclasses.asdict(config),
+        step=state.global_step,
+        total_steps=state.max_steps,
     )
 
 

@@ -35,7 +35,7 @@ from recipes.base_models import DEFAULT_BASE_MODEL
 from recipes.config_base import RecipeConfig, require
 from recipes.errors import RecipeCancelledError, RecipeConfigError, RecipeRuntimeError
 from recipes.rows import sft_messages
-from recipes.run_types import ProgressEvent, ProgressFn, RecipeResult, StopFn, emit
+from recipes.run_types import ProgressEvent, ProgressFn, RecipeResult, StopFn, emit, finish
 from recipes.validators import (
     JsonSchemaValidator,
     LanguageValidator,
@@ -330,23 +330,15 @@ def run(
     metrics = _metrics(report, has_validators=bool(program.validators))
     report_path = output_dir / "eval_report.json"
     report_path.write_text(json.dumps(report, indent=2, ensure_ascii=False))
-    summary = _summary(metrics, program)
-    emit(
+    return finish(
         progress,
-        ProgressEvent(
-            phase="done",
-            step=len(holdout),
-            total_steps=len(holdout),
-            metrics=metrics,
-            message=summary,
-        ),
-    )
-    return RecipeResult(
         recipe=NAME,
         metrics=metrics,
         artifacts=[("prompt", prompt_path), ("eval_report", report_path)],
-        summary=summary,
+        summary=_summary(metrics, program),
         config=dataclasses.asdict(config),
+        step=len(holdout),
+        total_steps=len(holdout),
     )
 
 

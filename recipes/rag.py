@@ -47,7 +47,7 @@ from recipes.errors import (
     RecipeRuntimeError,
 )
 from recipes.rows import sft_messages
-from recipes.run_types import ProgressEvent, ProgressFn, RecipeResult, StopFn, emit
+from recipes.run_types import ProgressEvent, ProgressFn, RecipeResult, StopFn, emit, finish
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
@@ -373,23 +373,15 @@ def run(
     metrics["eval_rows"] = float(len(report))
     report_path = output_dir / "eval_report.json"
     report_path.write_text(json.dumps(report, indent=2, ensure_ascii=False))
-    summary = _summary(metrics, config)
-    emit(
+    return finish(
         progress,
-        ProgressEvent(
-            phase="done",
-            step=len(report),
-            total_steps=len(report),
-            metrics=metrics,
-            message=summary,
-        ),
-    )
-    return RecipeResult(
         recipe=NAME,
         metrics=metrics,
         artifacts=[("index", index_dir), ("eval_report", report_path)],
-        summary=summary,
+        summary=_summary(metrics, config),
         config={**dataclasses.asdict(config), "postgres_url": None},
+        step=len(report),
+        total_steps=len(report),
     )
 
 

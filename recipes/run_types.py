@@ -93,3 +93,26 @@ def emit(progress: ProgressFn | None, event: ProgressEvent) -> None:
     """Send ``event`` to ``progress`` when one was given."""
     if progress is not None:
         progress(event)
+
+
+def finish(
+    progress: ProgressFn | None,
+    *,
+    recipe: str,
+    metrics: dict[str, float],
+    artifacts: list[tuple[str, Path]],
+    summary: str,
+    config: dict[str, Any],
+    step: int,
+    total_steps: int,
+) -> RecipeResult:
+    """The last thing every recipe does: report the ``done`` event and hand back the result."""
+    emit(
+        progress,
+        ProgressEvent(
+            phase="done", step=step, total_steps=total_steps, metrics=metrics, message=summary
+        ),
+    )
+    return RecipeResult(
+        recipe=recipe, metrics=metrics, artifacts=artifacts, summary=summary, config=config
+    )

@@ -17,7 +17,12 @@ from typing import Any
 
 from recipes.base_models import resolve_base_model
 from recipes.chat_templates import training_chat_template
-from recipes.checkpoints import CHECKPOINTS_SUBDIR, find_checkpoint, latest_checkpoint
+from recipes.checkpoints import (
+    CHECKPOINTS_SUBDIR,
+    find_checkpoint,
+    latest_checkpoint,
+    trained_artifacts,
+)
 from recipes.devices import bf16_supported, cuda_available
 from recipes.errors import (
     RecipeCancelledError,
@@ -26,7 +31,7 @@ from recipes.errors import (
     RecipeRuntimeError,
 )
 from recipes.rows import prompt_completion, sft_rows
-from recipes.run_types import ProgressEvent, ProgressFn, RecipeResult, StopFn, emit
+from recipes.run_types import ProgressEvent, ProgressFn, RecipeResult, StopFn, emit, finish
 from recipes.training_config import TrainingConfig
 
 
@@ -297,28 +302,15 @@ def run_sft_training(
     tokenizer.chat_template = original_template
     tokenizer.save_pretrained(final_dir)
     (output_dir / "train_log.json").write_text(json.dumps(progress_cb.history, indent=1))
-    artifacts: list[tuple[str, Path]] = [(kind, final_dir), ("tokenizer", final_dir)]
-    last_ckpt = latest_checkpoint(output_dir)
-    if last_ckpt is not None:
-        artifacts.append(("checkpoint", last_ckpt))
-
-    summary = _summary(recipe, config, metrics, loss_mode, kind=kind, resumed=checkpoint)
-    emit(
+    return finish(
         progress,
-        ProgressEvent(
-            phase="done",
-            step=state.global_step,
-            total_steps=state.max_steps,
-            metrics=metrics,
-            message=summary,
-        ),
-    )
-    return RecipeResult(
         recipe=recipe,
         metrics=metrics,
-        artifacts=artifacts,
-        summary=summary,
+        artifacts=trained_artifacts(kind, final_dir, output_dir),
+        summary=_summary(recipe, config, metrics, loss_mode, kind=kind, resumed=checkpoint),
         config=dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {},
+        step=state.global_step,
+        total_steps=state.max_steps,
     )
 
 
