@@ -9,6 +9,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 import socket
 import threading
@@ -158,3 +159,11 @@ def api(live_server: LiveServer, make_team) -> Iterator[httpx.Client]:  # type: 
         base_url=live_server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60
     ) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama chat model folder shared by the session (read it, do not write)."""
+    from tests.tiny_llama import make_tiny_llama
+
+    return make_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))

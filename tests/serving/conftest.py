@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-_ROOT = Path(__file__).resolve().parents[2]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
-
-from app.serving.engine import GenerationEngine  # noqa: E402
-from app.serving.launch import ModelServerThread  # noqa: E402
-from tests.tiny_llama import make_tiny_llama  # noqa: E402
+from app.serving.engine import GenerationEngine
+from app.serving.launch import ModelServerThread
+from tests.tiny_llama import make_tiny_llama
 
 
 def make_adapter(base: Path, out: Path, *, seed: int, scale: float = 0.5) -> Path:

@@ -17,17 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-_ROOT = Path(__file__).resolve().parents[2]
-if str(_ROOT) not in sys.path:
-    sys.path.insert(0, str(_ROOT))
-
-from app.config import Settings  # noqa: E402
-from app.core import migrations  # noqa: E402
-from app.db import session_scope  # noqa: E402
-from app.teams import service as teams  # noqa: E402
-from app.workers.policy import get_policy  # noqa: E402
-from tests.conftest import REDIS_URL, LiveServer, _service_missing  # noqa: E402
-from tests.tiny_llama import make_tiny_llama  # noqa: E402
+from app.config import Settings
+from app.core import migrations
+from app.db import session_scope
+from app.teams import service as teams
+from app.workers.policy import get_policy
+from tests.conftest import REDIS_URL, LiveServer, _service_missing
 
 RUNG = [sys.executable, "-m", "app.cli"]
 
@@ -57,11 +52,6 @@ def redis_url() -> Iterator[str]:
     client.flushdb()
     yield REDIS_URL
     client.flushdb()
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
 
 
 @pytest.fixture(scope="session")
