@@ -95,6 +95,8 @@ class NearDuplicateFinder:
     def pairs(self) -> list[tuple[int, int, float]]:
         """(line, earlier similar line, estimated Jaccard), one per later row, by line."""
         self._flush()
+        if self.count < 2:  # nothing to pair (an empty or one-row file, or every row invalid)
+            return []
         sigs = self.signatures[: self.count]
         lines = self.lines[: self.count]
         width = sigs.shape[1] // self.bands

@@ -68,6 +68,16 @@ def test_validation_errors_block_with_line_numbers(api: httpx.Client) -> None:
     assert api.get(path).json() == [], "nothing stored"
 
 
+
+def test_a_file_with_no_valid_row_is_a_422_not_a_crash(api: httpx.Client) -> None:
+    path = make_project(api)
+    for body in (b"not json\n", b"not json\n{broken\n", jsonl(["[1, 2]"])):
+        response = api.post(path, content=body, params={"filename": "junk.jsonl"}, headers=NDJSON)
+        assert response.status_code == 422, response.text
+        assert 1 in {e["line"] for e in response.json()["errors"]}, response.text
+    assert api.get(path).json() == [], "nothing stored"
+
+
 def test_multipart_with_holdout_and_parent(api: httpx.Client) -> None:
     path = make_project(api)
     train = jsonl([chat(i) for i in range(20)])
