@@ -24,15 +24,24 @@ from app.triage.result import TriageResult
 _DATASET_KINDS = {"sft", "preference", "holdout", "cases", "documents"}
 
 
-def project_context(session: Session, *, project: Project, settings: Settings) -> ProjectContext:
-    base_model = project.base_model or settings.base_model
+def project_context(
+    session: Session,
+    *,
+    project: Project,
+    settings: Settings,
+    base_model: str | None = None,
+    gpu_memory_gb: float | None = None,
+) -> ProjectContext:
+    """What the advice depends on. The base model and GPU memory come from the request when
+    given, else from the project, else from the settings."""
+    base_model = base_model or project.base_model or settings.base_model
     return ProjectContext(
         datasets=_datasets(session, project=project),
         jobs=_jobs(session, project=project),
         evals=_evals(session, project=project),
         base_model=base_model,
         params_b=params_b_from_name(base_model),
-        gpu_memory_gb=project.gpu_memory_gb or settings.gpu_memory_gb,
+        gpu_memory_gb=gpu_memory_gb or project.gpu_memory_gb or settings.gpu_memory_gb,
     )
 
 
@@ -130,20 +139,47 @@ def _evals(session: Session, *, project: Project) -> list[EvalInfo]:
     return infos
 
 
-def recommendation(session: Session, *, project: Project, settings: Settings) -> Recommendation:
+def recommendation(
+    session: Session,
+    *,
+    project: Project,
+    settings: Settings,
+    base_model: str | None = None,
+    gpu_memory_gb: float | None = None,
+) -> Recommendation:
     rows = triage.ensure_triaged(session, project=project)
     failure_cases = [cases.to_failure_case(r) for r in rows]
     results = [TriageResult.model_validate(r.triage) for r in rows]
     return build_recommendation(
         cases=failure_cases,
         results=results,
-        context=project_context(session, project=project, settings=settings),
+        context=project_context(
+            session,
+            project=project,
+            settings=settings,
+            base_model=base_model,
+            gpu_memory_gb=gpu_memory_gb,
+        ),
     )
 
 
-def report_html(session: Session, *, project: Project, team: Team, settings: Settings) -> str:
+def report_html(
+    session: Session,
+    *,
+    project: Project,
+    team: Team,
+    settings: Settings,
+    base_model: str | None = None,
+    gpu_memory_gb: float | None = None,
+) -> str:
     return render_report(
-        recommendation(session, project=project, settings=settings),
+        recommendation(
+            session,
+            project=project,
+            settings=settings,
+            base_model=base_model,
+            gpu_memory_gb=gpu_memory_gb,
+        ),
         project_name=project.name,
         team_name=team.name,
         generated_at=datetime.now(UTC),
