@@ -3,6 +3,12 @@ plan, the request can size the tuning advice, bad parameters are a 422, other te
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import httpx
 
 CASES = [
@@ -86,3 +92,36 @@ def test_report_is_a_page_with_the_verdict_first(api: httpx.Client) -> None:
     html = response.text
     assert "shop" in html and "<svg" in html
     assert html.index("Should we fine-tune") < html.index("Action plan")
+
+
+def test_rung_report_writes_the_page_and_the_json(  # type: ignore[no-untyped-def]
+    api: httpx.Client, live_server, tmp_path: Path
+) -> None:
+    _project_with_cases(api)
+    env = {
+        **os.environ,
+        "RUNG_URL": live_server.url,
+        "RUNG_API_KEY": api.headers["Authorization"].split()[1],
+    }
+
+    def rung(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "app.cli", "report", *args],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+
+    page = tmp_path / "report.html"
+    done = rung("shop", "--out", str(page))
+    assert done.returncode == 0, done.stderr
+    assert "Should we fine-tune" in page.read_text()
+    sized = tmp_path / "rec.json"
+    args = ("--json", "--gpu-memory-gb", "24", "--base-model", "meta-llama/Llama-3.1-70B")
+    done = rung("shop", "--out", str(sized), *args)
+    assert done.returncode == 0, done.stderr
+    tuning = json.loads(sized.read_text())["tuning"]
+    assert tuning["params_b"] == 70 and tuning["gpu_memory_gb"] == 24
+    bad = rung("shop", "--out", str(tmp_path / "x.html"), "--gpu-memory-gb", "-1")
+    assert bad.returncode == 1 and "gpu_memory_gb" in bad.stderr + bad.stdout
+    assert not (tmp_path / "x.html").exists()
+    missing = rung("nope", "--out", str(tmp_path / "y.html"))
+    assert missing.returncode == 1 and "not found" in missing.stderr + missing.stdout
