@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 
 from app.advisory import service
@@ -10,40 +10,37 @@ from app.deps import CurrentTeam, ProjectDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/v1/projects/{project}", tags=["advisory"])
 
-BaseModelQuery = Annotated[
-    str | None,
-    Query(
-        max_length=300,
-        description="base model to size the tuning advice for (e.g. meta-llama/Llama-3.1-8B); "
-        "default: the project's, else RUNG_BASE_MODEL",
-    ),
-]
-GpuMemoryQuery = Annotated[
-    float | None,
-    Query(
-        gt=0,
-        le=10_000,
-        description="memory of one GPU in GB; default: the project's, else RUNG_GPU_MEMORY_GB",
-    ),
-]
+
+def _sizing(
+    base_model: Annotated[
+        str | None,
+        Query(
+            max_length=300,
+            description="base model to size the tuning advice for (e.g. meta-llama/Llama-3.1-8B);"
+            " default: the project's, else RUNG_BASE_MODEL",
+        ),
+    ] = None,
+    gpu_memory_gb: Annotated[
+        float | None,
+        Query(
+            gt=0,
+            le=10_000,
+            description="memory of one GPU in GB; default: the project's, else RUNG_GPU_MEMORY_GB",
+        ),
+    ] = None,
+) -> service.Sizing:
+    return service.Sizing(base_model=base_model, gpu_memory_gb=gpu_memory_gb)
+
+
+SizingDep = Annotated[service.Sizing, Depends(_sizing)]
 
 
 @router.get("/recommendation")
 def get_recommendation(
-    project: ProjectDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    base_model: BaseModelQuery = None,
-    gpu_memory_gb: GpuMemoryQuery = None,
+    project: ProjectDep, session: SessionDep, settings: SettingsDep, sizing: SizingDep
 ) -> dict[str, Any]:
     """The project's recommendation: verdict, ordered plan on the ladder, warnings, costs."""
-    rec = service.recommendation(
-        session,
-        project=project,
-        settings=settings,
-        base_model=base_model,
-        gpu_memory_gb=gpu_memory_gb,
-    )
+    rec = service.recommendation(session, project=project, settings=settings, sizing=sizing)
     return rec.model_dump(mode="json")
 
 
@@ -53,16 +50,10 @@ def get_report(
     team: CurrentTeam,
     session: SessionDep,
     settings: SettingsDep,
-    base_model: BaseModelQuery = None,
-    gpu_memory_gb: GpuMemoryQuery = None,
+    sizing: SizingDep,
 ) -> HTMLResponse:
     """The report a CTO reads: a self-contained HTML page (inline SVG charts, prints well)."""
     html = service.report_html(
-        session,
-        project=project,
-        team=team,
-        settings=settings,
-        base_model=base_model,
-        gpu_memory_gb=gpu_memory_gb,
+        session, project=project, team=team, settings=settings, sizing=sizing
     )
     return HTMLResponse(html)

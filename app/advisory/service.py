@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -24,24 +25,27 @@ from app.triage.result import TriageResult
 _DATASET_KINDS = {"sft", "preference", "holdout", "cases", "documents"}
 
 
+@dataclass(frozen=True)
+class Sizing:
+    """A request's base model and GPU memory for the tuning advice (None: not given)."""
+
+    base_model: str | None = None
+    gpu_memory_gb: float | None = None
+
+
 def project_context(
-    session: Session,
-    *,
-    project: Project,
-    settings: Settings,
-    base_model: str | None = None,
-    gpu_memory_gb: float | None = None,
+    session: Session, *, project: Project, settings: Settings, sizing: Sizing = Sizing()
 ) -> ProjectContext:
     """What the advice depends on. The base model and GPU memory come from the request when
     given, else from the project, else from the settings."""
-    base_model = base_model or project.base_model or settings.base_model
+    base_model = sizing.base_model or project.base_model or settings.base_model
     return ProjectContext(
         datasets=_datasets(session, project=project),
         jobs=_jobs(session, project=project),
         evals=_evals(session, project=project),
         base_model=base_model,
         params_b=params_b_from_name(base_model),
-        gpu_memory_gb=gpu_memory_gb or project.gpu_memory_gb or settings.gpu_memory_gb,
+        gpu_memory_gb=sizing.gpu_memory_gb or project.gpu_memory_gb or settings.gpu_memory_gb,
     )
 
 
@@ -140,12 +144,7 @@ def _evals(session: Session, *, project: Project) -> list[EvalInfo]:
 
 
 def recommendation(
-    session: Session,
-    *,
-    project: Project,
-    settings: Settings,
-    base_model: str | None = None,
-    gpu_memory_gb: float | None = None,
+    session: Session, *, project: Project, settings: Settings, sizing: Sizing = Sizing()
 ) -> Recommendation:
     rows = triage.ensure_triaged(session, project=project)
     failure_cases = [cases.to_failure_case(r) for r in rows]
@@ -153,33 +152,15 @@ def recommendation(
     return build_recommendation(
         cases=failure_cases,
         results=results,
-        context=project_context(
-            session,
-            project=project,
-            settings=settings,
-            base_model=base_model,
-            gpu_memory_gb=gpu_memory_gb,
-        ),
+        context=project_context(session, project=project, settings=settings, sizing=sizing),
     )
 
 
 def report_html(
-    session: Session,
-    *,
-    project: Project,
-    team: Team,
-    settings: Settings,
-    base_model: str | None = None,
-    gpu_memory_gb: float | None = None,
+    session: Session, *, project: Project, team: Team, settings: Settings, sizing: Sizing = Sizing()
 ) -> str:
     return render_report(
-        recommendation(
-            session,
-            project=project,
-            settings=settings,
-            base_model=base_model,
-            gpu_memory_gb=gpu_memory_gb,
-        ),
+        recommendation(session, project=project, settings=settings, sizing=sizing),
         project_name=project.name,
         team_name=team.name,
         generated_at=datetime.now(UTC),
