@@ -6,15 +6,23 @@ Policy file (YAML or JSON)::
       margin: 0.01            # number = absolute; "2%" = relative to the baseline mean
       confidence: 0.95
       direction: higher       # higher | lower (which way is better)
-      on_undecided: warn      # warn | fail (fail = strict: no evidence of no-regression fails)
-      min_examples: 2         # fewer paired examples than this -> undecided
+      on_undecided: warn      # warn | fail: an undecided metric leaves the gate undecided
+                              # (never a pass), or fails it outright
+      min_examples: 30        # fewer paired examples than this -> undecided: too few examples
     metrics:
       exact_match: {margin: 0.02, on_undecided: fail, required: true}
       length: {direction: lower}
       bleu: {gate: false}     # reported, not gated
     only: [exact_match, rouge_l]   # optional: gate just these
+    judge:                    # a judge metric above either limit is undecided: judge unreliable
+      max_unparsed: 0.10      # share of judge verdicts that could not be parsed
+      max_flip_rate: 0.20     # share of pairwise verdicts that flipped when the order was swapped
     resamples: 10000
     seed: 0
+
+A policy must gate at least one metric: one whose every metric is skipped could never say
+anything, so it is refused. On a Rung server the project's stored policy applies; a request may
+only tighten it (``merge_policy`` then ``loosenings``).
 
 Without ``margin`` a metric whose scores all lie in [0, 1] gets 0.01 absolute, any other metric
 1% of the baseline mean.
@@ -23,16 +31,27 @@ Without ``margin`` a metric whose scores all lie in [0, 1] gets 0.01 absolute, a
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from evals.errors import PolicyError
 from evals.stats import DEFAULT_RESAMPLES
 
 DEFAULT_ABSOLUTE_MARGIN = 0.01
 DEFAULT_RELATIVE_MARGIN = 0.01
+DEFAULT_MIN_EXAMPLES = 30
+DEFAULT_MAX_JUDGE_UNPARSED = 0.10
+DEFAULT_MAX_JUDGE_FLIP_RATE = 0.20
 
 
 class MetricPolicy(BaseModel):
@@ -45,7 +64,7 @@ class MetricPolicy(BaseModel):
     direction: Literal["higher", "lower"] | None = None
     on_undecided: Literal["fail", "warn"] | None = None
     min_examples: int | None = Field(default=None, ge=1)
-    gate: bool = True
+    gate: bool | None = None
     required: bool = False
 
     @field_validator("margin")
@@ -72,6 +91,15 @@ class ResolvedMetricPolicy(BaseModel):
     required: bool
 
 
+class JudgeLimits(BaseModel):
+    """When a judge metric has earned its vote."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_unparsed: float = Field(default=DEFAULT_MAX_JUDGE_UNPARSED, ge=0.0, le=1.0)
+    max_flip_rate: float = Field(default=DEFAULT_MAX_JUDGE_FLIP_RATE, ge=0.0, le=1.0)
+
+
 class GatePolicy(BaseModel):
     """The whole policy."""
 
@@ -80,8 +108,26 @@ class GatePolicy(BaseModel):
     defaults: MetricPolicy = Field(default_factory=MetricPolicy)
     metrics: dict[str, MetricPolicy] = Field(default_factory=dict)
     only: list[str] | None = None
+    judge: JudgeLimits = Field(default_factory=JudgeLimits)
     resamples: int = Field(default=DEFAULT_RESAMPLES, ge=100)
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _gates_something(self) -> GatePolicy:
+        if self.only is not None and not self.only:
+            raise ValueError("only: [] gates no metric; list at least one metric or drop 'only'")
+        if self.defaults.gate is False and not any(m.gate for m in self.metrics.values()):
+            raise ValueError(
+                "this policy skips every metric (defaults.gate: false and no metric has "
+                "gate: true), so its gate could never pass; set gate: true on at least one metric"
+            )
+        if self.only is not None and all(
+            self.metrics.get(m, MetricPolicy()).gate is False
+            or (self.metrics.get(m, MetricPolicy()).gate is None and self.defaults.gate is False)
+            for m in self.only
+        ):
+            raise ValueError("every metric in 'only' has gate: false; gate at least one of them")
+        return self
 
     def for_metric(self, metric: str) -> ResolvedMetricPolicy:
         """The settings that apply to ``metric``."""
@@ -94,13 +140,13 @@ class GatePolicy(BaseModel):
                 value = getattr(base, name)
             return fallback if value is None else value
 
-        gated = own.gate and base.gate and (self.only is None or metric in self.only)
+        gated = pick("gate", True) and (self.only is None or metric in self.only)
         return ResolvedMetricPolicy(
             margin=pick("margin", None),
             confidence=pick("confidence", 0.95),
             direction=pick("direction", "higher"),
             on_undecided=pick("on_undecided", "warn"),
-            min_examples=pick("min_examples", 2),
+            min_examples=pick("min_examples", DEFAULT_MIN_EXAMPLES),
             gate=gated,
             required=own.required,
         )
@@ -166,7 +212,74 @@ def load_policy(path: str | Path | None) -> GatePolicy:
     try:
         return GatePolicy.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise PolicyError(f"invalid policy {path}: {problems}") from exc
+        raise PolicyError(f"invalid policy {path}: {_problems(exc)}") from exc
+
+
+def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def merge_policy(base: GatePolicy, override: Mapping[str, Any] | None) -> GatePolicy:
+    """``base`` with the fields ``override`` sets (a request's tightening of a stored policy).
+
+    Raises PolicyError when the merged policy is not valid.
+    """
+    if not override:
+        return base
+    data = _deep_merge(base.model_dump(mode="json", exclude_none=True), override)
+    try:
+        return GatePolicy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(f"invalid policy: {_problems(exc)}") from exc
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or 'policy'}: {err['msg']}" for err in exc.errors()
+    )
+
+
+def loosenings(
+    stored: GatePolicy, effective: GatePolicy, *, scales: Mapping[str, tuple[float, bool]]
+) -> list[str]:
+    """Every way ``effective`` is looser than ``stored`` on these metrics (empty = it only
+    tightens). ``scales`` maps each metric to (baseline mean, scores within [0, 1]), which
+    turns relative and default margins into the numbers the gate will use.
+    """
+    problems: list[str] = []
+    names = sorted(set(scales) | set(stored.metrics) | set(effective.metrics))
+    for name in names:
+        old, new = stored.for_metric(name), effective.for_metric(name)
+        if old.gate and not new.gate:
+            problems.append(f"{name}: stops gating it")
+        if old.required and not new.required:
+            problems.append(f"{name}: drops required: true")
+        if new.direction != old.direction:
+            problems.append(f"{name}: changes direction from {old.direction}")
+        if new.confidence < old.confidence:
+            problems.append(f"{name}: lowers confidence {old.confidence} -> {new.confidence}")
+        if new.min_examples < old.min_examples:
+            problems.append(f"{name}: lowers min_examples {old.min_examples} -> {new.min_examples}")
+        if old.on_undecided == "fail" and new.on_undecided != "fail":
+            problems.append(f"{name}: on_undecided fail -> {new.on_undecided}")
+        if name in scales:
+            mean, unit = scales[name]
+            before = effective_margin(old, baseline_mean=mean, unit_interval=unit)
+            after = effective_margin(new, baseline_mean=mean, unit_interval=unit)
+            if after > before + 1e-12:
+                problems.append(f"{name}: widens the margin {before:.4g} -> {after:.4g}")
+    if effective.judge.max_unparsed > stored.judge.max_unparsed:
+        problems.append("judge.max_unparsed: raised")
+    if effective.judge.max_flip_rate > stored.judge.max_flip_rate:
+        problems.append("judge.max_flip_rate: raised")
+    if effective.resamples < stored.resamples:
+        problems.append(f"resamples: fewer than the stored {stored.resamples}")
+    if effective.seed != stored.seed:
+        problems.append("seed: a request cannot re-draw the bootstrap (use the stored seed)")
+    return problems

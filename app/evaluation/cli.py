@@ -1,7 +1,9 @@
 """`rung eval`: run an eval against an OpenAI-compatible endpoint, and gate a candidate run.
 
-Exit codes: 0 pass, 1 regression (or undecided under a strict policy), 2 usage or
-infrastructure error (missing file, bad JSON, unreachable endpoint, no shared example ids).
+Exit codes of `rung eval gate`: 0 pass, 1 regression (or undecided under a policy with
+on_undecided: fail), 2 usage or infrastructure error (missing file, bad JSON, unreachable
+endpoint, no shared example ids), 3 undecided (too few examples, an interval that straddles the
+margin, an unreliable judge): not a pass, so CI that wants a decision treats it as a failure.
 """
 
 from __future__ import annotations
@@ -299,12 +301,15 @@ def _print_summary(result: RunResult, path: Path) -> None:
 def gate_command(
     baseline: str = typer.Option(..., help="baseline RUN: a result file, or a stored run id"),
     candidate: str = typer.Option(..., help="candidate RUN: a result file, or a stored run id"),
-    policy: Path | None = typer.Option(None, help="gate policy, YAML or JSON"),
+    policy: Path | None = typer.Option(
+        None, help="gate policy, YAML or JSON (default: the built-in policy); the report names it"
+    ),
     junit: Path | None = typer.Option(None, help="write JUnit XML here (one testcase per metric)"),
     markdown: Path | None = typer.Option(None, help="write a Markdown PR comment here"),
     json_out: Path | None = typer.Option(None, "--json", help="write the full decision JSON here"),
 ) -> None:
-    """Compare a candidate run with a baseline, example by example; exit 1 on a regression.
+    """Compare a candidate run with a baseline, example by example; exit 1 on a regression,
+    3 when undecided.
 
     Example: rung eval gate --baseline base.json --candidate lora.json --junit gate.xml
     """
@@ -316,7 +321,10 @@ def gate_command(
         base_run = _resolver(baseline)
         cand_run = _resolver(candidate)
         rules = load_policy(policy)
-        report = compare_runs(baseline=base_run, candidate=cand_run, policy=rules)
+        source = f"file {policy}" if policy else "built-in default policy (no --policy)"
+        report = compare_runs(
+            baseline=base_run, candidate=cand_run, policy=rules, policy_source=source
+        )
     except EvalError as exc:
         raise _fail(str(exc)) from exc
     render_console(report, console=console)
@@ -329,4 +337,4 @@ def gate_command(
     if os.environ.get("GITHUB_STEP_SUMMARY"):  # GitHub Actions job summary
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
             handle.write(to_markdown(report))
-    raise typer.Exit(0 if report.status == "pass" else 1)
+    raise typer.Exit({"pass": 0, "fail": 1, "undecided": 3}[report.status])

@@ -90,4 +90,6 @@ def test_eval_run_and_gate_against_a_real_served_model(smollm2_server, tmp_path:
     assert read_run(rerun_out).run["n_cached"] == 3  # served from the cache, only re-scored
 
     gate = runner.invoke(eval_app, ["gate", "--baseline", str(out), "--candidate", str(rerun_out)])
-    assert gate.exit_code == 0, gate.output
+    # three examples decide nothing: undecided (exit 3), never a pass
+    assert gate.exit_code == 3, gate.output
+    assert "too few examples" in gate.output

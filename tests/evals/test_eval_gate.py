@@ -37,8 +37,10 @@ def test_real_improvement_passes() -> None:
     assert decision.ci_low is not None and decision.ci_low > 0
     assert decision.n == 40
     assert decision.margin == pytest.approx(0.01)
-    assert decision.test == "paired_t"
-    assert decision.p_value is not None and decision.p_value < 0.001
+    assert decision.test == "bca_bootstrap"
+    # p of "no drop beyond the margin": an improvement is nowhere near a drop
+    assert decision.p_value is not None and decision.p_value > 0.999
+    assert decision.detectable_drop is not None and decision.detectable_drop > decision.margin
 
 
 def test_clear_regression_fails_with_numbers() -> None:
@@ -84,7 +86,7 @@ def test_paired_statistics_catch_a_drop_an_unpaired_test_calls_noise() -> None:
     assert report.status == "fail"
     assert decision.ci_high is not None and decision.ci_high < -0.01
     assert decision.unpaired_p_value == pytest.approx(unpaired_p)
-    assert decision.p_value is not None and decision.p_value < 1e-10  # paired t-test
+    assert decision.p_value is not None and decision.p_value < 1e-10  # paired, one-sided
 
 
 def test_mcnemar_exact_matches_the_binomial_formula() -> None:
@@ -106,7 +108,7 @@ def test_mcnemar_exact_matches_the_binomial_formula() -> None:
     assert mcnemar_exact(cand3, base3).p_value == pytest.approx(expected)
 
 
-def test_pass_fail_regression_uses_mcnemar() -> None:
+def test_pass_fail_regression_uses_the_tango_interval() -> None:
     base = np.array([1] * 30 + [0] * 10)
     cand = base.copy()
     cand[:9] = 0  # nine examples that passed now fail, none gained
@@ -116,13 +118,14 @@ def test_pass_fail_regression_uses_mcnemar() -> None:
     )
     (decision,) = report.decisions
     assert decision.status == "fail"
-    assert decision.test == "mcnemar_exact"
+    assert decision.test == "tango_score"
     assert (decision.lost, decision.gained) == (9, 0)
-    assert decision.p_value == pytest.approx(2 * 0.5**9)
+    assert decision.p_value is not None and decision.p_value < 0.01
+    assert decision.ci_high is not None and decision.ci_high < -0.01
 
 
-def test_few_discordant_pairs_stay_undecided_like_mcnemar() -> None:
-    """4 of 40 examples lost: McNemar p = 0.125, so the exact interval must not call it a
+def test_few_discordant_pairs_stay_undecided() -> None:
+    """4 of 40 examples lost: McNemar p = 0.125, so the score interval must not call it a
     regression either (a percentile bootstrap would: every resample is <= 0)."""
     base = np.array([1] * 30 + [0] * 10)
     cand = base.copy()
@@ -134,13 +137,14 @@ def test_few_discordant_pairs_stay_undecided_like_mcnemar() -> None:
         candidate=make_run({"exact_match": cand}, name="cand"),
     )
     (decision,) = report.decisions
-    assert decision.p_value == pytest.approx(0.125)
-    assert decision.status == "warn"
+    assert mcnemar_exact(cand, base).p_value == pytest.approx(0.125)
+    assert decision.status == "undecided"
+    assert report.status == "undecided"
     assert decision.ci_low < -0.01 < decision.ci_high  # type: ignore[operator]
 
 
-def test_undecided_warns_by_default_and_fails_under_a_strict_policy(tmp_path: Path) -> None:
-    base = _spread_baseline(12)
+def test_undecided_by_default_and_fails_under_a_strict_policy(tmp_path: Path) -> None:
+    base = _spread_baseline(40)
     noise = np.random.default_rng(3).normal(0, 0.15, size=base.size)
     cand = np.clip(base + noise, 0, 1)
     baseline = make_run({"rouge_l": base}, name="base")
@@ -148,9 +152,9 @@ def test_undecided_warns_by_default_and_fails_under_a_strict_policy(tmp_path: Pa
 
     lenient = compare_runs(baseline=baseline, candidate=candidate)
     (decision,) = lenient.decisions
-    assert decision.status == "warn", decision
+    assert decision.status == "undecided", decision
     assert decision.ci_low < -0.01 < decision.ci_high  # type: ignore[operator]
-    assert lenient.status == "pass"
+    assert lenient.status == "undecided"  # never a pass
 
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text("defaults:\n  on_undecided: fail\n", encoding="utf-8")
@@ -189,7 +193,7 @@ def test_min_examples_and_partial_overlap() -> None:
     report = compare_runs(baseline=base, candidate=cand, policy=policy)
     assert report.n_shared == 2
     assert (report.baseline_only, report.candidate_only) == (1, 1)
-    assert report.decisions[0].status == "warn"
+    assert report.decisions[0].status == "undecided"
     assert "min_examples" in report.decisions[0].reason
     assert report.notes
 
@@ -203,17 +207,21 @@ def test_no_shared_ids_is_an_input_error() -> None:
 
 
 def test_required_metric_missing_fails_and_ungated_metric_is_skipped() -> None:
-    base = make_run({"a": [1, 1, 0, 1], "b": [0.2, 0.3, 0.4, 0.5]}, name="b")
-    cand = make_run({"a": [1, 1, 0, 1]}, name="c")
+    rng = np.random.default_rng(8)
+    b_scores = rng.uniform(0.2, 0.8, size=40)
+    base = make_run({"a": b_scores, "b": b_scores}, name="b")
+    cand = make_run({"a": b_scores + 0.05}, name="c")
     policy = GatePolicy.model_validate({"metrics": {"b": {"required": True}}})
     report = compare_runs(baseline=base, candidate=cand, policy=policy)
     status = {d.metric: d.status for d in report.decisions}
     assert status == {"a": "pass", "b": "fail"}
     assert report.status == "fail"
 
-    only_a = GatePolicy.model_validate({"metrics": {"a": {"gate": False}}})
-    report2 = compare_runs(baseline=base, candidate=base, policy=only_a)
+    not_a = GatePolicy.model_validate({"metrics": {"a": {"gate": False}}})
+    both = make_run({"a": b_scores + 0.05, "b": b_scores + 0.05}, name="c")
+    report2 = compare_runs(baseline=base, candidate=both, policy=not_a)
     assert {d.metric: d.status for d in report2.decisions} == {"a": "skipped", "b": "pass"}
+    assert report2.status == "pass"
 
 
 def test_margins_absolute_relative_and_default() -> None:
