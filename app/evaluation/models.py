@@ -54,5 +54,25 @@ class GateDecision(Base):
     status: Mapped[str] = mapped_column(String(10))
     report: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    policy_version: Mapped[int | None] = mapped_column(
+        Integer, default=None, doc="version of the project's stored policy the gate applied"
+    )
+    actor: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GatePolicyVersion(Base):
+    """One version of a project's gate policy. Append-only: a PUT adds a version."""
+
+    __tablename__ = "gate_policies"
+    __table_args__ = (UniqueConstraint("project_id", "version", name="uq_gate_policies_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    reason: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

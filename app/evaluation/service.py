@@ -8,13 +8,14 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.errors import InvalidInputError, NotFoundError
+from app.core.errors import ConflictError, InvalidInputError, NotFoundError
+from app.evaluation import policies
 from app.evaluation.models import EvalExample, EvalRun, GateDecision
 from app.projects.models import Project
 from app.teams.models import Team
-from evals.errors import EvalError
-from evals.gate import compare_runs
-from evals.policy import GatePolicy
+from evals.errors import EvalError, PolicyError
+from evals.gate import compare_runs, metric_scales
+from evals.policy import loosenings, merge_policy
 from evals.results import ExampleResult, RunResult, summarize
 
 _KNOWN_EXAMPLE_FIELDS = {"id", "scores", "output"}
@@ -125,40 +126,90 @@ def gate(
     policy: dict[str, Any] | None,
     actor: str,
 ) -> GateDecision:
+    """Gate a candidate run against a baseline run of the same dataset under the project's
+    stored policy, which the request's ``policy`` may tighten but never loosen."""
+    if baseline_id == candidate_id:
+        raise InvalidInputError(
+            f"run {candidate_id} cannot be gated against itself (every difference is 0): use the "
+            "champion's run as the baseline, or the base model's run (version 0) for a first "
+            "champion"
+        )
     baseline = get_run(session, team=team, run_id=baseline_id)
     candidate = get_run(session, team=team, run_id=candidate_id)
     for run in (baseline, candidate):
         if run.project_id != project.id:
             raise NotFoundError(f"eval run {run.id!r} not found in project {project.name!r}")
+    base_result = run_result(session, run=baseline)
+    cand_result = run_result(session, run=candidate)
+    _same_dataset(baseline, candidate, base_result, cand_result)
+    version, stored = policies.current(session, project=project)
     try:
-        parsed_policy = GatePolicy.model_validate(policy or {})
-    except ValidationError as exc:
+        effective = merge_policy(stored, policy)
+    except PolicyError as exc:
+        raise InvalidInputError(str(exc)) from exc
+    looser = loosenings(stored, effective, scales=metric_scales(base_result, cand_result))
+    if looser:
         raise InvalidInputError(
-            f"policy is not valid: {exc.errors()[0]['msg']}",
-            errors=[
-                {"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()
-            ],
-        ) from exc
+            f"the request's policy loosens the project's gate policy (version {version}): "
+            + "; ".join(looser)
+            + f". A request may only tighten it; change the policy itself with PUT "
+            f"/v1/projects/{project.name}/gate-policy",
+            errors=[{"field": "policy", "message": problem} for problem in looser],
+        )
+    source = f"project {project.name!r} gate policy version {version}" + (
+        " (built-in defaults)" if version == 0 else ""
+    )
+    if policy:
+        source += ", tightened by the request"
     try:
         report = compare_runs(
-            baseline=run_result(session, run=baseline),
-            candidate=run_result(session, run=candidate),
-            policy=parsed_policy,
+            baseline=base_result, candidate=cand_result, policy=effective, policy_source=source
         )
     except EvalError as exc:
         raise InvalidInputError(str(exc)) from exc
+    if not [d for d in report.decisions if d.gated and d.status != "skipped"]:
+        raise InvalidInputError(
+            "every metric was skipped, so this gate could never pass: gate at least one metric "
+            f"both runs carry ({', '.join(base_result.metrics()) or 'none'}) in the policy"
+        )
     decision = GateDecision(
         project_id=project.id,
         baseline_run_id=baseline.id,
         candidate_run_id=candidate.id,
         status=report.status,
         report=report.model_dump(mode="json"),
-        policy=parsed_policy.model_dump(mode="json"),
+        policy=effective.model_dump(mode="json"),
+        policy_version=version,
         actor=actor,
     )
     session.add(decision)
     session.flush()
     return decision
+
+
+def _same_dataset(
+    baseline: EvalRun, candidate: EvalRun, base_result: RunResult, cand_result: RunResult
+) -> None:
+    """409 unless both runs scored the same dataset version: same hash, same example ids."""
+    base_hash = baseline.meta.get("dataset_sha256")
+    cand_hash = candidate.meta.get("dataset_sha256")
+    if base_hash and cand_hash and base_hash != cand_hash:
+        raise ConflictError(
+            f"the runs scored different datasets: baseline {baseline.id} has dataset hash "
+            f"{str(base_hash)[:12]}, candidate {candidate.id} has {str(cand_hash)[:12]}; "
+            "evaluate the candidate on the baseline's dataset version"
+        )
+    base_ids = {e.id for e in base_result.examples}
+    cand_ids = {e.id for e in cand_result.examples}
+    if base_ids != cand_ids:
+        only_base = sorted(base_ids - cand_ids)
+        only_cand = sorted(cand_ids - base_ids)
+        raise ConflictError(
+            f"the runs scored different examples: {len(only_base)} only in baseline "
+            f"{baseline.id} (e.g. {', '.join(only_base[:3]) or '-'}), {len(only_cand)} only in "
+            f"candidate {candidate.id} (e.g. {', '.join(only_cand[:3]) or '-'}); evaluate both "
+            "on the same dataset version"
+        )
 
 
 def get_gate(session: Session, *, project: Project, gate_id: str) -> GateDecision:

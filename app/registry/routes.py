@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from sqlalchemy.orm import Session
 
+from app.core.idempotency import idempotent
 from app.deps import Actor, ProjectDep, SessionDep
 from app.registry import service
 from app.registry.models import AliasEvent, RegisteredModel
@@ -48,6 +49,7 @@ def _read(session: Session, model: RegisteredModel) -> ModelRead:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
+@idempotent
 def create_model(body: ModelCreate, project: ProjectDep, session: SessionDep) -> ModelRead:
     return _read(session, service.create_model(session, project=project, name=body.name))
 
@@ -59,6 +61,7 @@ def get_model(name: str, project: ProjectDep, session: SessionDep) -> ModelRead:
 
 
 @router.post("/{name}/versions", status_code=status.HTTP_201_CREATED)
+@idempotent
 def add_version(
     name: str, body: VersionCreate, project: ProjectDep, session: SessionDep, actor: Actor
 ) -> VersionRead:
@@ -72,15 +75,18 @@ def add_version(
         eval_run_id=body.eval_run,
         description=body.description,
         actor=actor,
+        base=body.base,
     )
     return VersionRead.model_validate(version)
 
 
 @router.post("/{name}/promote")
+@idempotent
 def promote(
     name: str, body: PromoteRequest, project: ProjectDep, session: SessionDep, actor: Actor
 ) -> ModelRead:
-    """Give an alias to a version; `champion` only with a passed gate on that version's run."""
+    """Give an alias to a version; `champion` only through a passed gate of that version's run
+    against the champion's run (the base model's, version 0, for the first champion)."""
     model = service.get_model(session, project=project, name=name)
     service.promote(
         session,
@@ -96,6 +102,7 @@ def promote(
 
 
 @router.post("/{name}/rollback")
+@idempotent
 def rollback(
     name: str, body: RollbackRequest, project: ProjectDep, session: SessionDep, actor: Actor
 ) -> ModelRead:

@@ -21,6 +21,11 @@ class VersionCreate(BaseModel):
     base_model: str | None = Field(default=None, max_length=300)
     eval_run: str | None = Field(default=None, description="eval run id: the version's evidence")
     description: str = Field(default="", max_length=2000)
+    base: bool = Field(
+        default=False,
+        description="register the base model as version 0: its eval run is the baseline the "
+        "first champion is gated against (version 0 is never promoted)",
+    )
 
 
 class VersionRead(BaseModel):
@@ -41,7 +46,11 @@ class PromoteRequest(BaseModel):
 
     version: int = Field(ge=1)
     alias: Alias = "champion"
-    gate: str | None = Field(default=None, description="id of a passed gate of this version's run")
+    gate: str | None = Field(
+        default=None,
+        description="id of a passed gate whose candidate is this version's run and whose baseline "
+        "is the champion's run (the base model's, version 0, for a first champion)",
+    )
     reason: str = Field(min_length=1, max_length=2000)
 
 
