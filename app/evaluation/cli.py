@@ -9,6 +9,7 @@ margin, an unreliable judge): not a pass, so CI that wants a decision treats it 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -203,6 +204,8 @@ def run_command(
     meta: dict[str, Any] = {
         "name": name or model,
         "dataset": str(dataset),
+        # the gate refuses to compare runs of different dataset versions
+        "dataset_sha256": hashlib.sha256(Path(dataset).read_bytes()).hexdigest(),
         "endpoint": endpoint,
         "judge_model": judge_model,
         "judge_endpoint": judge_endpoint or (endpoint if judge_model else None),
