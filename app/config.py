@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -59,6 +60,11 @@ class Settings(BaseSettings):
         default="HuggingFaceTB/SmolLM2-135M-Instruct",
         description="base model the application uses; hub name or local path",
     )
+    models_allow: str = Field(
+        default="",
+        description="folders (separated by ':') whose models and adapters jobs may name by "
+        "absolute path; empty: jobs name only hub models and this project's artifacts or jobs",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_outside_dev(self) -> Settings:
@@ -85,6 +91,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.home_dir / 'rung.db'}"
+
+    @property
+    def models_allow_dirs(self) -> list[Path]:
+        """RUNG_MODELS_ALLOW as absolute folders (relative entries are ignored)."""
+        parts = (p.strip() for p in self.models_allow.split(os.pathsep))
+        return [Path(p) for p in parts if p and Path(p).is_absolute()]
 
     @property
     def resolved_artifacts_url(self) -> str:

@@ -9,15 +9,18 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.exc import DataError, IntegrityError, StatementError
 
 from app import __version__
 from app.advisory.routes import router as advisory_router
 from app.artifacts.routes import router as artifacts_router
 from app.cases.routes import router as cases_router
 from app.config import Settings, get_settings
-from app.core.body_limit import JsonBodyLimitMiddleware
+from app.core import utc_times
+from app.core.body_limit import BodyIntakeMiddleware
 from app.core.errors import RungError
 from app.core.migrations import schema_status
+from app.core.openapi_errors import truthful_openapi
 from app.datasets.routes import router as datasets_router
 from app.db import engine_for
 from app.evaluation.routes import router as evals_router
@@ -64,7 +67,13 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.add_middleware(JsonBodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    utc_times.install()
+    app.add_middleware(
+        BodyIntakeMiddleware,
+        max_bytes=settings.max_body_bytes,
+        streaming=[r"^/v1/projects/[^/]+/datasets/?$"],  # capped by RUNG_MAX_UPLOAD_BYTES
+    )
+    app.openapi = lambda: truthful_openapi(app)  # type: ignore[method-assign]
 
     @app.exception_handler(RungError)
     async def _rung_error(_: Request, exc: RungError) -> JSONResponse:
@@ -72,6 +81,31 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         return JSONResponse(
             {"detail": exc.message, "errors": exc.errors}, status_code=exc.status, headers=headers
         )
+
+    @app.exception_handler(IntegrityError)
+    async def _conflict(_: Request, exc: IntegrityError) -> JSONResponse:
+        # A unique name or version taken by a concurrent request (check-then-insert races end
+        # here), or a row that another write removed meanwhile. Nothing was stored.
+        return JSONResponse(
+            {"detail": "conflicts with an existing record (a name or version already taken, "
+             "or changed meanwhile); nothing was stored: read the current state and retry",
+             "errors": []},
+            status_code=409,
+        )
+
+    @app.exception_handler(DataError)
+    async def _bad_value(_: Request, exc: DataError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "a value does not fit its field (too large, or not storable text)",
+             "errors": []},
+            status_code=422,
+        )
+
+    @app.exception_handler(StatementError)
+    async def _statement_error(request: Request, exc: StatementError) -> JSONResponse:
+        if isinstance(exc.orig, OverflowError):  # SQLite: an integer beyond 64 bits
+            return await _bad_value(request, DataError(exc.statement, exc.params, exc.orig))
+        raise exc
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -90,13 +90,15 @@ def db_url(empty_db_url: str) -> str:
 
 
 @pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
+def settings(db_url: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         env="test",
         home=tmp_path / "home",
         database_url=db_url,
         triage_on_ingest=False,
         max_body_bytes=2 * 1024 * 1024,
+        # jobs may name model folders by path only here (tiny_model lives under it)
+        models_allow=str(tmp_path_factory.getbasetemp()),
     )
 
 

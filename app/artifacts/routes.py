@@ -1,16 +1,26 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from app.artifacts import service
-from app.artifacts.schemas import ArtifactRead
+from app.artifacts.schemas import ArtifactManifest, ArtifactRead
 from app.artifacts.store import store_for
 from app.deps import ProjectDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/v1/projects/{project}/artifacts", tags=["artifacts"])
+
+DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "a file artifact's bytes, or a directory artifact as an uncompressed tar",
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "application/x-tar": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
 
 
 @router.get("")
@@ -33,7 +43,11 @@ def get_artifact(artifact_id: str, project: ProjectDep, session: SessionDep) -> 
     )
 
 
-@router.get("/{artifact_id}/download")
+@router.get(
+    "/{artifact_id}/download",
+    response_class=StreamingResponse,
+    responses=DOWNLOAD_RESPONSES,
+)
 def download_artifact(
     artifact_id: str, project: ProjectDep, session: SessionDep, settings: SettingsDep
 ) -> StreamingResponse:
@@ -45,7 +59,9 @@ def download_artifact(
 @router.get("/{artifact_id}/manifest")
 def artifact_manifest(
     artifact_id: str, project: ProjectDep, session: SessionDep, settings: SettingsDep
-) -> dict:
-    """The stored manifest: files, sizes, sha256 of each, kind, job, created_at."""
+) -> ArtifactManifest:
+    """This project's record of the artifact: files (path, size, sha256), kind, name, job,
+    created_at. Bytes are shared by content; the record is per project."""
     artifact = service.get_artifact(session, project=project, artifact_id=artifact_id)
-    return store_for(settings.resolved_artifacts_url).manifest(artifact.digest)
+    store = store_for(settings.resolved_artifacts_url)
+    return service.manifest(store, artifact, project=project)

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import StreamingResponse
 
 from app.artifacts.models import Artifact
+from app.artifacts.schemas import ArtifactManifest, ManifestFile
 from app.artifacts.store import ArtifactStore
 from app.core.errors import NotFoundError
 from app.projects.models import Project
@@ -38,6 +39,29 @@ def get_artifact(
     if artifact is None:
         raise NotFoundError(f"artifact {artifact_id!r} not found in project {project.name!r}")
     return artifact
+
+
+def manifest(store: ArtifactStore, artifact: Artifact, *, project: Project) -> ArtifactManifest:
+    """The project's own record of ``artifact``: its row (kind, name, job, time) and the file
+    list of the stored content. Nothing of another team's record (the first writer's job,
+    file name or time) shows through, even when the bytes are shared."""
+    stored = store.manifest(artifact.digest)
+    files = [ManifestFile(**{k: f[k] for k in ("path", "size", "sha256")})
+             for f in stored["files"]]
+    if not artifact.is_dir and files:  # a single file: the path is this record's file name
+        files = [files[0].model_copy(update={"path": artifact.name})]
+    return ArtifactManifest(
+        id=artifact.id,
+        digest=artifact.digest,
+        type="directory" if artifact.is_dir else "file",
+        kind=artifact.kind,
+        name=artifact.name,
+        project=project.name,
+        job_id=artifact.job_id,
+        files=files,
+        size_bytes=sum(f.size for f in files),
+        created_at=artifact.created_at,
+    )
 
 
 def download(store: ArtifactStore, artifact: Artifact) -> StreamingResponse:

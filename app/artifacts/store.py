@@ -11,9 +11,10 @@ are stored as blobs, so two checkpoints sharing a file store it once.
 
 Nothing is ever overwritten: a blob or manifest is written to ``tmp/`` and moved into place only
 when its name is still free (on local disk with ``os.link``, which refuses an existing name); an
-existing digest is reused as is. The first manifest written for a digest wins: later jobs that
-produce the same bytes get their own database row (`app.artifacts.models.Artifact`) but share
-the stored copy.
+existing digest is reused as is. A stored manifest holds only what the content determines (files,
+sizes, hashes): who produced it, under which name and when is each project's own database row
+(`app.artifacts.models.Artifact`), so two teams producing the same bytes share the blobs and
+never see each other's records.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ class ArtifactStore:
             os.unlink(name)
 
     def _write_manifest(
-        self, digest: str, *, is_dir: bool, files: list[StoredFile], kind: str, meta: dict
+        self, digest: str, *, is_dir: bool, files: list[StoredFile], kind: str
     ) -> None:
         manifest = {
             "digest": digest,
@@ -160,7 +161,6 @@ class ArtifactStore:
             "files": [f.to_dict() for f in files],
             "size_bytes": sum(f.size for f in files),
             "created_at": utcnow().isoformat(),
-            **meta,
         }
         self._place_bytes(json.dumps(manifest, indent=1).encode(), self._manifest(digest))
 
@@ -170,7 +170,6 @@ class ArtifactStore:
         *,
         kind: str,
         name: str | None = None,
-        job_id: str | None = None,
         sha256: str | None = None,
         move: bool = False,
     ) -> StoredArtifact:
@@ -185,11 +184,10 @@ class ArtifactStore:
         existed = self.exists(sha256)
         self._place(path, self._blob(sha256), move=move)
         if not existed:
-            self._write_manifest(sha256, is_dir=False, files=[stored], kind=kind,
-                                 meta={"job_id": job_id})
+            self._write_manifest(sha256, is_dir=False, files=[stored], kind=kind)
         return StoredArtifact(sha256, False, (stored,), kind, created=not existed)
 
-    def put_dir(self, path: Path, *, kind: str, job_id: str | None = None) -> StoredArtifact:
+    def put_dir(self, path: Path, *, kind: str) -> StoredArtifact:
         """Store a directory: every file as a blob, and a manifest named by the tree digest."""
         path = Path(path)
         if not path.is_dir():
@@ -205,15 +203,14 @@ class ArtifactStore:
         if not existed:
             for local, stored in files:
                 self._place(local, self._blob(stored.sha256))
-            self._write_manifest(digest, is_dir=True, files=listing, kind=kind,
-                                 meta={"job_id": job_id})
+            self._write_manifest(digest, is_dir=True, files=listing, kind=kind)
         return StoredArtifact(digest, True, tuple(listing), kind, created=not existed)
 
-    def put(self, path: Path, *, kind: str, job_id: str | None = None) -> StoredArtifact:
+    def put(self, path: Path, *, kind: str) -> StoredArtifact:
         path = Path(path)
         if path.is_dir():
-            return self.put_dir(path, kind=kind, job_id=job_id)
-        return self.put_file(path, kind=kind, job_id=job_id)
+            return self.put_dir(path, kind=kind)
+        return self.put_file(path, kind=kind)
 
     # -- reading ---------------------------------------------------------------------------
     def exists(self, digest: str) -> bool:

@@ -11,8 +11,10 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from sse_starlette.sse import EventSourceResponse
 
 from app.artifacts import service as artifacts
+from app.artifacts.routes import DOWNLOAD_RESPONSES
 from app.artifacts.schemas import ArtifactRead
 from app.artifacts.store import store_for
+from app.core.idempotency import idempotent
 from app.db import session_scope
 from app.deps import ProjectDep, SessionDep, SettingsDep
 from app.jobs import service
@@ -26,16 +28,21 @@ router = APIRouter(prefix="/v1/projects/{project}/jobs", tags=["jobs"])
 
 SSE_POLL_S = 0.5
 StateFilter = Annotated[str | None, Query(pattern="^(" + "|".join(JOB_STATES) + ")$")]
+EVENT_ID_MAX = 2**63 - 1  # event ids are 64-bit; beyond is a 422, not a database overflow
 
 
 @router.post(
     "",
     status_code=201,
     responses={
-        422: {"description": "unknown recipe, wrong dataset kind, or a bad config key (named)"},
+        404: {"description": "the dataset, or an artifact or job named as base_model or "
+              "adapter_path, is not in this project"},
+        422: {"description": "unknown recipe, wrong dataset kind, a bad config key, or a "
+              "model path outside RUNG_MODELS_ALLOW (named)"},
         503: {"description": "the broker is down; nothing was queued"},
     },
 )
+@idempotent
 def create_job(
     body: JobCreate, project: ProjectDep, session: SessionDep, settings: SettingsDep
 ) -> JobRead:
@@ -47,6 +54,7 @@ def create_job(
         data=body,
         dispatcher=dispatcher_for(settings.broker_url),
         policy=get_policy(),
+        models_allow=settings.models_allow_dirs,
     )
     return JobRead.model_validate(job)
 
@@ -86,7 +94,9 @@ async def job_events(
     session: SessionDep,
     settings: SettingsDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    after: Annotated[int | None, Query(ge=0, description="same as Last-Event-ID")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=EVENT_ID_MAX, description="same as Last-Event-ID")
+    ] = None,
     follow: bool = True,
 ) -> EventSourceResponse:
     """Server-sent events: `state`, `progress` (phase, step, total_steps, loss, metrics, eta_s),
@@ -126,7 +136,7 @@ def _poll(url: str, job_id: str, after: int) -> tuple[list[dict[str, Any]], str]
 
 def _event_id(value: str | None) -> int:
     try:
-        return max(int(value), 0) if value else 0
+        return min(max(int(value), 0), EVENT_ID_MAX) if value else 0
     except ValueError:
         return 0
 
@@ -136,7 +146,7 @@ def list_job_events(
     job_id: str,
     project: ProjectDep,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=EVENT_ID_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> list[JobEventRead]:
     """The same events as JSON (no streaming)."""
@@ -150,7 +160,7 @@ def job_logs(
     job_id: str,
     project: ProjectDep,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=EVENT_ID_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 2000,
 ) -> PlainTextResponse:
     """The job's log as text: state changes, progress, checkpoints and captured log lines."""
@@ -169,7 +179,11 @@ def job_artifacts(job_id: str, project: ProjectDep, session: SessionDep) -> list
     return [ArtifactRead.model_validate(a) for a in rows]
 
 
-@router.get("/{job_id}/artifacts/{artifact_id}/download")
+@router.get(
+    "/{job_id}/artifacts/{artifact_id}/download",
+    response_class=StreamingResponse,
+    responses=DOWNLOAD_RESPONSES,
+)
 def download_job_artifact(
     job_id: str, artifact_id: str, project: ProjectDep, session: SessionDep,
     settings: SettingsDep,

@@ -14,10 +14,15 @@ class JobCreate(BaseModel):
         min_length=8, max_length=80, description="dataset version: sha256, 8+ char prefix or id"
     )
     base_model: str | None = Field(
-        default=None, max_length=300, description="overrides the recipe's base_model"
+        default=None,
+        max_length=300,
+        description="overrides the recipe's base_model: artifact:<id> or job:<id> of this "
+        "project, a hub name, or an absolute path inside RUNG_MODELS_ALLOW",
     )
     config: dict[str, Any] = Field(
-        default_factory=dict, description="recipe config overrides, checked before queueing"
+        default_factory=dict,
+        description="recipe config overrides, checked before queueing; adapter_path (dpo) "
+        "takes the same references as base_model",
     )
     holdout: str | None = Field(
         default=None, max_length=80,

@@ -9,12 +9,16 @@ stays queued with ``dispatched_at`` empty and every worker's reaper sends it aft
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.core.errors import ConflictError, InvalidInputError, NotFoundError
 from app.datasets import service as datasets
 from app.db import utcnow
+from app.jobs import model_refs
 from app.jobs.events import add_event
 from app.jobs.models import TERMINAL_STATES, Job
 from app.jobs.recipe_configs import check_dataset_kind, recipe_spec, validated_config
@@ -31,6 +35,7 @@ def submit_job(
     data: JobCreate,
     dispatcher: Dispatcher,
     policy: WorkerPolicy,
+    models_allow: Sequence[Path] = (),
 ) -> Job:
     """Validate, store and dispatch a job (see the module doc for the broker-down case)."""
     spec = recipe_spec(data.recipe)
@@ -43,14 +48,25 @@ def submit_job(
             check_dataset_kind(spec, kind=holdout.kind, what="holdout")
         holdout_sha = holdout.sha256
     overrides = dict(data.config)
+    fields = spec.config_class.field_names()
     if data.base_model:
-        if "base_model" not in spec.config_class.field_names():
+        if "base_model" not in fields:
             raise InvalidInputError(
                 f"recipe {spec.name} takes no base_model",
                 errors=[{"field": "base_model", "message": "not used by this recipe"}],
             )
         overrides["base_model"] = data.base_model
-    config = validated_config(spec, overrides)
+    # Models and adapters are references (artifact:, job:, hub name, allowed folder), checked
+    # here and resolved by the worker; the rest of the config is checked without them.
+    refs = model_refs.check_refs(
+        session,
+        project_id=project.id,
+        values={k: overrides[k] for k in model_refs.REF_FIELDS if k in overrides and k in fields},
+        models_allow=models_allow,
+    )
+    overrides.update(refs)
+    config = validated_config(spec, {k: v for k, v in overrides.items() if k not in refs})
+    config.update(refs)
     job = Job(
         project_id=project.id,
         recipe=spec.name,

@@ -34,7 +34,7 @@ from app.artifacts.store import ArtifactStore, StoredArtifact, store_for
 from app.config import Settings
 from app.datasets.service import load_rows
 from app.db import session_scope
-from app.jobs import events
+from app.jobs import events, model_refs
 from app.jobs.models import Job
 from app.workers import leases
 from app.workers.dispatch import BrokerUnavailableError, Dispatcher
@@ -215,7 +215,13 @@ class _JobRun:
         recipe = REGISTRY.get(spec.recipe)
         if recipe is None:
             raise RecipeConfigError(f"recipe {spec.recipe!r} is not installed on this worker")
-        config = recipe.config_class.from_overrides(spec.overrides)
+        with session_scope(self.url) as session:  # references -> local folders or hub names
+            overrides = model_refs.resolve_refs(
+                session, project_id=spec.project_id, overrides=spec.overrides,
+                models_allow=self.settings.models_allow_dirs,
+                materialize=self.store.materialize, work_dir=job_dir,
+            )
+        config = recipe.config_class.from_overrides(overrides)
         train_rows, eval_rows = load_rows(self.store, sha256=spec.dataset_sha256)
         if spec.holdout_sha256:
             extra_train, extra_held = load_rows(self.store, sha256=spec.holdout_sha256)
@@ -308,7 +314,7 @@ class _JobRun:
             step = int(state.get("global_step", 0))
             if step <= self.last_checkpoint_step:
                 return
-            stored = self.store.put_dir(checkpoint, kind="checkpoint", job_id=self.job_id)
+            stored = self.store.put_dir(checkpoint, kind="checkpoint")
             if leases.set_checkpoint(self.url, job_id=self.job_id, owner=self.owner,
                                      digest=stored.digest, step=step):
                 self.last_checkpoint_step = step
@@ -321,11 +327,11 @@ class _JobRun:
             path = Path(path)
             if not path.exists():
                 continue
-            stored.append((self.store.put(path, kind=kind, job_id=self.job_id), kind, path.name))
+            stored.append((self.store.put(path, kind=kind), kind, path.name))
         assert self.output_dir is not None
         metrics_file = self.output_dir / "metrics.json"
         metrics_file.write_text(json.dumps(events.jsonable(result.to_dict()), indent=1))
-        stored.append((self.store.put_file(metrics_file, kind="metrics", job_id=self.job_id),
+        stored.append((self.store.put_file(metrics_file, kind="metrics"),
                        "metrics", "metrics.json"))
         return stored
 

@@ -33,16 +33,16 @@ def make_folder(root: Path, *, weights: bytes = b"\x00\x01" * 1000) -> Path:
 def test_a_file_is_stored_once_under_its_sha256(store: ArtifactStore, tmp_path: Path) -> None:
     source = tmp_path / "metrics.json"
     source.write_text('{"loss": 1.5}')
-    first = store.put_file(source, kind="metrics", job_id="job_1")
+    first = store.put_file(source, kind="metrics")
     assert first.digest == sha256_file(source)[0] and first.created
     manifest = store.manifest(first.digest)
-    assert manifest["kind"] == "metrics" and manifest["job_id"] == "job_1"
+    assert manifest["kind"] == "metrics" and "job_id" not in manifest  # records are per project
     assert manifest["files"] == [{"path": "metrics.json", "size": 13, "sha256": first.digest}]
     assert "created_at" in manifest
 
-    again = store.put_file(source, kind="metrics", job_id="job_2")
+    again = store.put_file(source, kind="metrics")
     assert again.digest == first.digest and not again.created
-    assert store.manifest(first.digest)["job_id"] == "job_1", "the first manifest is kept"
+    assert store.manifest(first.digest) == manifest, "the stored manifest is never rewritten"
     assert b"".join(store.iter_file(first.digest)) == source.read_bytes()
 
 
@@ -64,7 +64,7 @@ def test_existing_blobs_are_never_overwritten(tmp_path: Path) -> None:
 
 def test_a_directory_is_a_manifest_of_file_hashes(store: ArtifactStore, tmp_path: Path) -> None:
     folder = make_folder(tmp_path / "adapter")
-    stored = store.put_dir(folder, kind="adapter", job_id="job_9")
+    stored = store.put_dir(folder, kind="adapter")
     assert stored.is_dir and stored.created and len(stored.files) == 3
     manifest = store.manifest(stored.digest)
     assert manifest["type"] == "directory" and manifest["kind"] == "adapter"

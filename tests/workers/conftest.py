@@ -75,8 +75,12 @@ class Deployment:
         self.root = root
         self.db_url = f"sqlite:///{root / 'rung.db'}"
         migrations.upgrade(self.db_url)
+        # Jobs may name models by path only inside RUNG_MODELS_ALLOW: here, pytest's temp root
+        # (where the tiny_model fixture lives).
+        self.models_allow = str(root.parent)
         self.settings = Settings(env="test", home=root / "home", database_url=self.db_url,
-                                 broker_url=broker_url, triage_on_ingest=False)
+                                 broker_url=broker_url, triage_on_ingest=False,
+                                 models_allow=self.models_allow)
         self.env = {
             **os.environ,
             **policy_env,
@@ -84,6 +88,7 @@ class Deployment:
             "RUNG_HOME": str(root / "home"),
             "RUNG_BROKER_URL": broker_url,
             "RUNG_ENV": "test",
+            "RUNG_MODELS_ALLOW": self.models_allow,
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_VERBOSITY": "error",
             "TOKENIZERS_PARALLELISM": "false",

@@ -51,12 +51,13 @@ def test_job_succeeds_with_artifacts(worker: Any, dataset: str, tiny_model: Path
 
 
 def test_job_fails_with_reason(worker: Any, dataset: str) -> None:
-    job = worker.submit(recipe="lora_sft", dataset=dataset, base_model="/nonexistent/model",
+    missing = f"{worker.models_allow}/nonexistent-model"  # allowed folder, no model there
+    job = worker.submit(recipe="lora_sft", dataset=dataset, base_model=missing,
                         config={"max_steps": 2})
     done = worker.wait_end(job["id"])
     assert done["state"] == "failed"
     assert done["error_type"] == "RecipeEnvironmentError"
-    assert "/nonexistent/model" in done["error"]
+    assert missing in done["error"]
     assert done["attempts"] == 1, "an environment error is never retried"
 
 

@@ -1,0 +1,75 @@
+"""Make the OpenAPI schema say what the API serves on errors.
+
+Every error body is ``{"detail": str, "errors": [...]}`` (`app.core.errors.RungError`, the 422
+of request validation, the 413/422 of the body intake), not FastAPI's default list. Each
+operation documents the error statuses it can answer with: 401 where a key is needed, 404 where
+a path names something, 409 on writes, 413 where there is a body, 422 everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+ERROR_BODY: dict[str, Any] = {
+    "title": "ErrorBody",
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string", "description": "what is wrong and how to fix it"},
+        "errors": {
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "one entry per problem, naming its field (and item index)",
+        },
+    },
+    "required": ["detail", "errors"],
+}
+_REF = {"$ref": "#/components/schemas/ErrorBody"}
+_WRITES = {"post", "put", "patch", "delete"}
+_DESCRIPTIONS = {
+    "400": "the request cannot be carried out as sent",
+    "401": "missing or unknown API key",
+    "404": "not found (another team's object is a 404 too)",
+    "409": "conflicts with the current state (a name or version already taken, a job ended)",
+    "413": "the body is over the size limit",
+    "422": "invalid input; `errors` names each bad field",
+}
+
+
+def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
+    statuses = ["422"]
+    if operation.get("security") or path.startswith("/v1/"):
+        statuses += ["401", "404"]
+    if method in _WRITES:
+        statuses += ["400", "409"]
+    if method in _WRITES:
+        statuses.append("413")
+    return statuses
+
+
+def truthful_openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+    )
+    schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas["ErrorBody"] = ERROR_BODY
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for status in _error_statuses(path, method, operation):
+                entry = responses.setdefault(status, {"description": _DESCRIPTIONS[status]})
+                entry["content"] = {"application/json": {"schema": _REF}}
+    app.openapi_schema = schema
+    return schema
