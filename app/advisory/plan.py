@@ -471,6 +471,8 @@ def _eval_summaries(context: ProjectContext | None) -> list[EvalSummary]:
                 metrics=metrics,
                 gate_decision=ev.gate_decision,
                 gate_reasons=list(ev.gate_reasons),
+                gate_metrics=list(ev.gate_metrics),
+                gate_policy=ev.gate_policy,
             )
         )
     return summaries

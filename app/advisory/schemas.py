@@ -17,7 +17,7 @@ from app.cases.schemas import Category, Subcategory
 Rung = Literal["prompting", "rag", "lora", "qlora", "full_sft", "dpo"]
 TuningMethod = Literal["full_sft", "lora", "qlora"]
 DatasetKind = Literal["sft", "preference", "holdout", "cases", "documents", "other"]
-GateDecision = Literal["pass", "fail", "pending"]  # evals.gate GateReport.status, or pending
+GateDecision = Literal["pass", "fail", "undecided", "pending"]  # GateReport.status, or pending
 Severity = Literal["critical", "warning", "info"]
 StepWhen = Literal["first", "second", "later"]
 FineTuneAnswer = Literal["no", "not yet", "yes"]
@@ -75,6 +75,22 @@ class JobInfo(_Model):
     metrics: dict[str, Any] = Field(default_factory=dict, description="numbers are reported")
 
 
+class GateMetric(_Model):
+    """The gate's decision on one metric: effect, interval, verdict and what it could see."""
+
+    metric: str
+    status: str
+    effect: float | None = Field(default=None, description="candidate - baseline")
+    ci_low: float | None = None
+    ci_high: float | None = None
+    confidence: float = 0.95
+    margin: float | None = None
+    n: int = 0
+    detectable_drop: float | None = Field(default=None, description="at 80% power")
+    detectable: str = Field(default="", description="'with 48 examples this gate cannot see...'")
+    reason: str = ""
+
+
 class EvalInfo(_Model):
     """One evaluation of a candidate against a baseline on a holdout."""
 
@@ -85,6 +101,8 @@ class EvalInfo(_Model):
     baseline_metrics: dict[str, float] = Field(default_factory=dict, description="baseline means")
     gate_decision: GateDecision = "pending"
     gate_reasons: list[str] = Field(default_factory=list)
+    gate_metrics: list[GateMetric] = Field(default_factory=list)
+    gate_policy: str | None = Field(default=None, description="which policy the gate applied")
 
 
 class ProjectContext(_Model):
@@ -227,6 +245,8 @@ class EvalSummary(_Model):
     metrics: list[MetricComparison]
     gate_decision: GateDecision
     gate_reasons: list[str]
+    gate_metrics: list[GateMetric] = Field(default_factory=list)
+    gate_policy: str | None = None
 
 
 class JobSummary(_Model):

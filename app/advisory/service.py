@@ -16,6 +16,7 @@ from app.cases import service as cases
 from app.config import Settings
 from app.datasets.models import DatasetVersion
 from app.evaluation.models import EvalRun, GateDecision
+from app.evaluation.report_rows import gate_metrics
 from app.jobs.models import Job
 from app.projects.models import Project
 from app.teams.models import Team
@@ -121,7 +122,7 @@ def _evals(session: Session, *, project: Project) -> list[EvalInfo]:
         reasons = [
             f"{d.get('metric')}: {d.get('reason')}"
             for d in decision.report.get("decisions", [])
-            if d.get("status") in ("fail", "warn")
+            if d.get("status") in ("fail", "undecided")
         ]
         infos.append(
             EvalInfo(
@@ -130,8 +131,12 @@ def _evals(session: Session, *, project: Project) -> list[EvalInfo]:
                 baseline=baseline.candidate or baseline.name or baseline.id,
                 metrics=_means(candidate),
                 baseline_metrics=_means(baseline),
-                gate_decision="pass" if decision.status == "pass" else "fail",
+                gate_decision=decision.status
+                if decision.status in ("pass", "fail", "undecided")
+                else "fail",
                 gate_reasons=reasons,
+                gate_metrics=gate_metrics(decision.report),
+                gate_policy=decision.report.get("policy_source"),
             )
         )
     gated = set(latest) | {d.baseline_run_id for d in latest.values()}

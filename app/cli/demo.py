@@ -38,8 +38,10 @@ MODEL_NAME = "parcelpoint-assistant"
 SFT_CONFIG = {"max_steps": 24, "save_steps": 8, "eval_steps": 8, "per_device_train_batch_size": 4}
 DPO_CONFIG = {"max_steps": 12, "save_steps": 6, "eval_steps": 6, "per_device_train_batch_size": 4}
 RAG_CONFIG = {"max_new_tokens": 48, "eval_limit": 15}
-EVAL_EXAMPLES = 12
 EVAL_MAX_TOKENS = 48
+# The gate decides nothing below 30 paired examples (min_examples), so the demo evaluates on
+# all 34 held-out prompts: the 24 support conversations and the 10 preference-holdout prompts,
+# with their preferred answers as the reference. None of them is trained on.
 
 
 @dataclass
@@ -111,7 +113,20 @@ def _import_cases(client: ApiClient) -> None:
         return
     cases = _jsonl(DEMO_DIR / "cases.jsonl")
     client.request("POST", f"/v1/projects/{PROJECT}/cases", json=cases)
-    console.print(f"Imported and triaged {len(cases)} failure cases.")
+    console.print(f"Imported {len(cases)} failure cases; the worker triages them.")
+
+
+def _recommendation_when_triaged(client: ApiClient, timeout_s: float = 600) -> dict:
+    """The recommendation once the worker has triaged every case (stored cases are triaged off
+    the request; the recommendation is recomputed after)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = client.request("GET", f"/v1/projects/{PROJECT}/recommendation")
+        pending = int(response.headers.get("X-Rung-Cases-Pending", "0"))
+        rec = response.json()
+        if (pending == 0 and rec["counts"]["total"] > 0) or time.monotonic() > deadline:
+            return rec
+        time.sleep(1)
 
 
 def _push(client: ApiClient, content: bytes, *, name: str, kind: str) -> str:
@@ -207,10 +222,11 @@ def _evaluate(
 
     runs = client.request("GET", f"/v1/projects/{PROJECT}/evals").json()
     by_name = {r["name"]: r["id"] for r in runs}
-    examples = load_dataset(DEMO_DIR / "holdout.jsonl")[:EVAL_EXAMPLES]
+    examples, dataset_sha = _eval_examples(load_dataset)
     context = ScorerContext()
     scorers = [build_scorer(name, context=context) for name in ("rouge_l", "semantic_similarity")]
-    needed = [n for n in ("base", "lora-dpo") if f"demo-{n}" not in by_name]
+    suffix = dataset_sha[:8]  # a changed eval set gives new runs, never a mismatched pair
+    needed = [n for n in ("base", "lora-dpo") if f"demo-{n}-{suffix}" not in by_name]
     if needed:
         engine = GenerationEngine.load(
             base=resolve_base_model(settings.base_model),
@@ -232,29 +248,56 @@ def _evaluate(
                     solver=ChatModelSolver(client=chat),
                     scorers=scorers,
                     concurrency=1,
-                    run_meta={"name": f"demo-{name}", "model": model,
-                              "dataset": "demo/holdout.jsonl"},
+                    run_meta={"name": f"demo-{name}-{suffix}", "model": model,
+                              "dataset": EVAL_SET, "dataset_sha256": dataset_sha},
                 )
                 created = client.request(
                     "POST",
                     f"/v1/projects/{PROJECT}/evals",
-                    json={"name": f"demo-{name}", "candidate": model,
-                          "dataset": "demo/holdout.jsonl",
+                    json={"name": f"demo-{name}-{suffix}", "candidate": model,
+                          "dataset": EVAL_SET,
                           "result": result.model_dump(mode="json")},
                 ).json()
-                by_name[f"demo-{name}"] = created["id"]
-    ids = {"base": by_name["demo-base"], "tuned": by_name["demo-lora-dpo"]}
+                by_name[f"demo-{name}-{suffix}"] = created["id"]
+    ids = {"base": by_name[f"demo-base-{suffix}"], "tuned": by_name[f"demo-lora-dpo-{suffix}"]}
+    policy = client.request("GET", f"/v1/projects/{PROJECT}/gate-policy").json()
+    console.print(f"Gate policy: version {policy['version']} "
+                  f"({'built-in defaults' if policy['version'] == 0 else 'stored'})")
     gate = client.request(
         "POST", f"/v1/projects/{PROJECT}/gates",
         json={"baseline": ids["base"], "candidate": ids["tuned"]},
     ).json()
     for decision in gate["report"]["decisions"]:
+        ci = (f"[{decision['ci_low']:+.3f}, {decision['ci_high']:+.3f}]"
+              if decision.get("ci_low") is not None else "-")
         console.print(
-            f"  {decision['metric']:>20}: {decision['status']:>7}  base "
+            f"  {decision['metric']:>20}: {decision['status']:>9}  base "
             f"{decision.get('baseline_mean') or 0:.3f} -> tuned "
-            f"{decision.get('candidate_mean') or 0:.3f}"
+            f"{decision.get('candidate_mean') or 0:.3f}  CI {ci}"
         )
+        console.print(f"  {'':>20}  {decision['reason']}", markup=False)
     return ids["base"], ids["tuned"], gate
+
+
+EVAL_SET = "demo/holdout.jsonl + demo/preferences_holdout.jsonl"
+
+
+def _eval_examples(load_dataset: Any) -> tuple[list[Any], str]:
+    """The demo's eval set (34 held-out prompts) and its sha256 (canonical JSON)."""
+    import hashlib
+
+    from evals.dataset import parse_example
+
+    examples = list(load_dataset(DEMO_DIR / "holdout.jsonl"))
+    system = next(m for m in examples[0].input if m.role == "system").content
+    for row in _jsonl(DEMO_DIR / "preferences_holdout.jsonl"):
+        examples.append(parse_example({
+            "input": [{"role": "system", "content": system},
+                      {"role": "user", "content": row["prompt"]}],
+            "expected": row["chosen"],
+        }))
+    canonical = json.dumps([e.model_dump(mode="json") for e in examples], sort_keys=True)
+    return examples, hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _register(client: ApiClient, base_run: str, tuned_run: str, gate: dict[str, Any],
@@ -266,19 +309,19 @@ def _register(client: ApiClient, base_run: str, tuned_run: str, gate: dict[str, 
         return
     except ApiError:
         client.request("POST", path, json={"name": MODEL_NAME})
-    base_v = client.request("POST", f"{path}/{MODEL_NAME}/versions", json={
-        "source": "base", "eval_run": base_run, "description": "SmolLM2 base, no adapter"}).json()
-    first_gate = client.request("POST", f"/v1/projects/{PROJECT}/gates",
-                                json={"baseline": base_run, "candidate": base_run}).json()
-    client.request("POST", f"{path}/{MODEL_NAME}/promote", json={
-        "version": base_v["version"], "gate": first_gate["id"], "reason": "starting champion"})
+    # The base model is version 0: the baseline the first champion is gated against.
+    client.request("POST", f"{path}/{MODEL_NAME}/versions", json={
+        "source": "base", "eval_run": base_run, "base": True,
+        "description": "SmolLM2 base, no adapter"})
     tuned_v = client.request("POST", f"{path}/{MODEL_NAME}/versions", json={
         "source": f"sha256:{adapter_digest}", "eval_run": tuned_run,
         "description": "LoRA SFT + DPO adapter from the demo jobs"}).json()
     try:
         client.request("POST", f"{path}/{MODEL_NAME}/promote", json={
-            "version": tuned_v["version"], "gate": gate["id"], "reason": "demo: gate passed"})
-        console.print(f"[green]Promoted version {tuned_v['version']} to champion.[/]")
+            "version": tuned_v["version"], "gate": gate["id"],
+            "reason": "demo: beats the base model (version 0) at the gate"})
+        console.print(f"[green]Promoted version {tuned_v['version']} to champion[/] through gate "
+                      f"{gate['id']} against the base model's run.")
     except ApiError as exc:
         console.print(f"Not promoted, as it should be when the gate fails: {exc.detail}")
 
@@ -323,7 +366,7 @@ def demo(
     client = ApiClient(url, key, timeout=600)
     _ensure_project(client, settings)
     _import_cases(client)
-    rec = client.request("GET", f"/v1/projects/{PROJECT}/recommendation").json()
+    rec = _recommendation_when_triaged(client)
     console.print(f"[bold]Verdict:[/] {rec['headline']}")
     for number, step in enumerate(rec["plan"], start=1):
         console.print(f"  {number}. {step['title']} ({step['share']:.0%} of cases)")
