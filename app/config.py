@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=20 * 1024**3, ge=1024, description="dataset upload cap (streamed to disk)"
     )
+    sqlite_max_queued_writes: int = Field(
+        default=128, ge=1, description="SQLite: writes that may wait for the writer (503 beyond)"
+    )
+    sqlite_write_wait_s: float = Field(
+        default=15, gt=0, description="SQLite: longest wait for the writer (503 after)"
+    )
     embedded_worker: bool = Field(
         default=True, description="run jobs in-process inside `rung serve` when no broker is set"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,8 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from app.core.errors import ServiceUnavailableError
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -36,25 +39,140 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
+class WriteQueueFullError(ServiceUnavailableError):
+    """Too many writes are waiting for SQLite's single writer: answer 503 with Retry-After."""
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class WriteGate:
+    """SQLite has one writer at a time; this process takes turns through one lock instead of
+    letting writers collide inside SQLite ("database is locked"). At most `max_waiting` writers
+    queue, each for at most `max_wait_s`; beyond that the write is refused (503, nothing stored).
+    """
+
+    def __init__(self, *, max_waiting: int = 128, max_wait_s: float = 15.0) -> None:
+        self.max_waiting = max_waiting
+        self.max_wait_s = max_wait_s
+        self._lock = threading.Lock()
+        self._count = threading.Lock()
+        self.waiting = 0
+
+    def acquire(self) -> None:
+        with self._count:
+            if self.waiting >= self.max_waiting:
+                raise WriteQueueFullError(
+                    f"{self.waiting} writes are already queued for the database; nothing was "
+                    "stored: retry after the Retry-After seconds"
+                )
+            self.waiting += 1
+        try:
+            if not self._lock.acquire(timeout=self.max_wait_s):
+                raise WriteQueueFullError(
+                    f"the database was busy with other writes for {self.max_wait_s:g} s; nothing "
+                    "was stored: retry after the Retry-After seconds",
+                    retry_after=2,
+                )
+        finally:
+            with self._count:
+                self.waiting -= 1
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+_gates: dict[str, WriteGate] = {}
+_gates_lock = threading.Lock()
+_HOLDS_GATE = "rung_write_gate"
+
+
+def write_gate(url: str) -> WriteGate:
+    """The process-wide write gate of one SQLite database."""
+    with _gates_lock:
+        return _gates.setdefault(url, WriteGate())
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # The driver's own transaction handling is off: `_sqlite_begin` emits BEGIN itself, so that
+    # a writing transaction can start with BEGIN IMMEDIATE (it never fails later on upgrade).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode: a commit is durable once it returns against a process crash (kill -9);
+    # only a power loss may lose the last transactions.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
 
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT", "CREATE", "DROP", "ALTER")
+
+
+def _sqlite_events(engine: Engine, url: str) -> None:
+    """A writing session (`write=True`) reads like any other until its first write; then it
+    takes the write gate and turns its transaction into `BEGIN IMMEDIATE` (what it read so far
+    stays valid: nothing was written yet). So the gate is held only from the first write to the
+    commit, and a write never fails on a stale read snapshot ("database is locked")."""
+    gate = write_gate(url)
+
+    def begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    def before_execute(conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        if conn.info.get(_HOLDS_GATE) or not conn.get_execution_options().get("rung_write"):
+            return
+        if not statement.lstrip()[:9].upper().startswith(_WRITES):
+            return
+        raw = conn.connection.dbapi_connection
+        if raw.in_transaction:
+            raw.execute("COMMIT")  # a read-only snapshot so far: nothing to lose
+        try:
+            gate.acquire()
+        except BaseException:
+            raw.execute("BEGIN")
+            raise
+        try:
+            raw.execute("BEGIN IMMEDIATE")  # other processes: busy_timeout, then an error
+        except BaseException:
+            gate.release()
+            raw.execute("BEGIN")
+            raise
+        conn.info[_HOLDS_GATE] = True
+
+    def end(conn: Connection, finish: str) -> None:
+        if not conn.info.pop(_HOLDS_GATE, False):
+            return
+        try:  # finish here, so that the next writer starts only after this one is durable
+            getattr(conn.connection.dbapi_connection, finish)()
+        finally:
+            gate.release()
+
+    def release_on_checkin(_dbapi, record) -> None:  # type: ignore[no-untyped-def]
+        if record.info.pop(_HOLDS_GATE, False):
+            gate.release()
+
+    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "begin", begin)
+    event.listen(engine, "before_cursor_execute", before_execute)
+    event.listen(engine, "commit", lambda conn: end(conn, "commit"))
+    event.listen(engine, "rollback", lambda conn: end(conn, "rollback"))
+    event.listen(engine.pool, "checkin", release_on_checkin)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for a URL; SQLite gets its folder created and sane pragmas."""
+    """An engine for a URL; SQLite gets its folder created, WAL and a write gate."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        _sqlite_events(engine, url)
         return engine
     if "poolclass" not in kwargs:
-        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+        kwargs.update(pool_pre_ping=True, pool_size=16, max_overflow=32, pool_timeout=15)
     return create_engine(url, **kwargs)
 
 
@@ -63,14 +181,25 @@ def engine_for(url: str) -> Engine:
     return make_engine(url)
 
 
-def session_factory(url: str) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine_for(url), expire_on_commit=False)
+def _writer(url: str) -> Engine:
+    engine = engine_for(url)
+    writer = engine.__dict__.get("_rung_writer")
+    if writer is None:
+        writer = engine.__dict__["_rung_writer"] = engine.execution_options(rung_write=True)
+    return writer
+
+
+def session_factory(url: str, *, write: bool = False) -> sessionmaker[Session]:
+    """Sessions on a URL. `write=True` on SQLite: from its first write the transaction holds
+    the process's write gate and SQLite's write lock (see `_sqlite_events`)."""
+    bind = _writer(url) if write and url.startswith("sqlite") else engine_for(url)
+    return sessionmaker(bind=bind, expire_on_commit=False)
 
 
 @contextmanager
-def session_scope(url: str) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
-    session = session_factory(url)()
+def session_scope(url: str, *, write: bool = False) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error (`write`: see session_factory)."""
+    session = session_factory(url, write=write)()
     try:
         yield session
         session.commit()

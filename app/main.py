@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -29,6 +30,7 @@ from app.projects.routes import router as projects_router
 from app.registry.routes import router as registry_router
 from app.triage.routes import router as triage_router
 from app.workers.polling import start_embedded_worker
+from app.workers.triage_worker import start_triage_worker
 
 
 class SchemaBehindError(RuntimeError):
@@ -53,10 +55,18 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if check_schema:
             _check_schema(settings)
+        # Blocking routes and DB work run in the threadpool; writes waiting for SQLite's writer
+        # must not take every thread from the reads.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = max(
+            80, settings.sqlite_max_queued_writes + 40
+        )
         worker = start_embedded_worker(settings)  # None when RUNG_BROKER_URL is set
+        triager = None if settings.broker_url else start_triage_worker(settings)
         try:
             yield
         finally:
+            if triager is not None:
+                triager.stop()
             if worker is not None:
                 worker.stop()
 
@@ -78,6 +88,8 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     @app.exception_handler(RungError)
     async def _rung_error(_: Request, exc: RungError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if exc.status == 503:
+            headers = {"Retry-After": str(getattr(exc, "retry_after", 5))}
         return JSONResponse(
             {"detail": exc.message, "errors": exc.errors}, status_code=exc.status, headers=headers
         )
@@ -114,8 +126,8 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         return JSONResponse({"detail": f"invalid request: {summary}", "errors": errors}, 422)
 
     @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        """The process is up."""
+    async def healthz() -> dict[str, str]:
+        """The process is up (answered on the event loop: never waits for a thread)."""
         return {"status": "ok", "version": __version__}
 
     @app.get("/readyz", tags=["health"])

@@ -1,7 +1,9 @@
 """Every domain's ORM models, imported so that `Base.metadata` is complete (Alembic, tests)."""
 
+from app.advisory.stored import StoredRecommendation  # noqa: F401
 from app.artifacts.models import Artifact  # noqa: F401
 from app.cases.models import Case
+from app.core.idempotency import IdempotencyRecord  # noqa: F401
 from app.datasets.models import DatasetVersion  # noqa: F401
 from app.db import Base
 from app.evaluation.models import EvalExample, EvalRun, GateDecision  # noqa: F401

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import HTMLResponse
 
-from app.advisory import service
+from app.advisory import service, stored
 from app.deps import CurrentTeam, ProjectDep, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/v1/projects/{project}", tags=["advisory"])
@@ -35,12 +35,21 @@ def _sizing(
 SizingDep = Annotated[service.Sizing, Depends(_sizing)]
 
 
+PENDING_HEADER = "X-Rung-Cases-Pending"
+
+
 @router.get("/recommendation")
 def get_recommendation(
-    project: ProjectDep, session: SessionDep, settings: SettingsDep, sizing: SizingDep
+    project: ProjectDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    sizing: SizingDep,
+    response: Response,
 ) -> dict[str, Any]:
-    """The project's recommendation: verdict, ordered plan on the ladder, warnings, costs."""
+    """The project's recommendation: verdict, ordered plan on the ladder, warnings, costs.
+    It covers the cases triaged so far; the `X-Rung-Cases-Pending` header counts the others."""
     rec = service.recommendation(session, project=project, settings=settings, sizing=sizing)
+    response.headers[PENDING_HEADER] = str(stored.pending_count(session, project=project))
     return rec.model_dump(mode="json")
 
 
@@ -56,4 +65,5 @@ def get_report(
     html = service.report_html(
         session, project=project, team=team, settings=settings, sizing=sizing
     )
-    return HTMLResponse(html)
+    pending = stored.pending_count(session, project=project)
+    return HTMLResponse(html, headers={PENDING_HEADER: str(pending)})

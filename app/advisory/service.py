@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.advisory import stored
 from app.advisory.model_size import params_b_from_name
 from app.advisory.plan import build_recommendation
 from app.advisory.report import render_report
 from app.advisory.schemas import DatasetInfo, EvalInfo, JobInfo, ProjectContext, Recommendation
 from app.cases import service as cases
+from app.cases.models import Case
 from app.config import Settings
 from app.datasets.models import DatasetVersion
 from app.evaluation.models import EvalRun, GateDecision
@@ -151,14 +153,77 @@ def _evals(session: Session, *, project: Project) -> list[EvalInfo]:
 def recommendation(
     session: Session, *, project: Project, settings: Settings, sizing: Sizing = Sizing()
 ) -> Recommendation:
-    rows = triage.ensure_triaged(session, project=project)
-    failure_cases = [cases.to_failure_case(r) for r in rows]
-    results = [TriageResult.model_validate(r.triage) for r in rows]
+    """The worker's stored recommendation when it was made for this context (the usual case:
+    one row read, however many cases); else computed here from the cases the worker triaged.
+    With RUNG_TRIAGE_ON_INGEST=false no worker triages: untriaged cases are triaged here, on
+    every read, and nothing is stored."""
+    context = project_context(session, project=project, settings=settings, sizing=sizing)
+    if settings.triage_on_ingest:
+        saved = stored.load(session, project=project, context=context)
+        if saved is not None:
+            return saved
+        return compute(session, project=project, context=context)
+    rows = cases.all_cases(session, project=project)
     return build_recommendation(
-        cases=failure_cases,
-        results=results,
-        context=project_context(session, project=project, settings=settings, sizing=sizing),
+        cases=[cases.to_failure_case(r) for r in rows],
+        results=triage.triaged_now(rows),
+        context=context,
     )
+
+
+def compute(session: Session, *, project: Project, context: ProjectContext) -> Recommendation:
+    """The recommendation over the cases triaged so far (pending cases are left out)."""
+    rows = triaged_cases(session, project=project)
+    return build_recommendation(
+        cases=[cases.to_failure_case(r) for r in rows],
+        results=[TriageResult.model_validate(r.triage) for r in rows],
+        context=context,
+    )
+
+
+def triaged_cases(session: Session, *, project: Project) -> list[Case]:
+    stmt = (
+        select(Case)
+        .where(Case.project_id == project.id, Case.triage_version.is_not(None))
+        .order_by(Case.created_at, Case.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def refresh_stored(
+    session: Session, *, project: Project, settings: Settings, engine_version: str
+) -> None:
+    """Recompute and store the project's recommendation for its default sizing (the worker)."""
+    context = project_context(session, project=project, settings=settings)
+    rows = triaged_cases(session, project=project)
+    rec = build_recommendation(
+        cases=[cases.to_failure_case(r) for r in rows],
+        results=[TriageResult.model_validate(r.triage) for r in rows],
+        context=context,
+    )
+    stored.save(
+        session,
+        project_id=project.id,
+        context=context,
+        engine_version=engine_version,
+        cases_triaged=len(rows),
+        recommendation=rec,
+    )
+
+
+def is_stale(session: Session, *, project: Project, settings: Settings) -> bool:
+    """Whether the stored recommendation misses a change (cases triaged or deleted since, or
+    another dataset, job or eval)."""
+    row = session.get(stored.StoredRecommendation, project.id)
+    if row is None:
+        return True
+    context = project_context(session, project=project, settings=settings)
+    triaged = session.scalar(
+        select(func.count()).where(
+            Case.project_id == project.id, Case.triage_version.is_not(None)
+        )
+    )
+    return row.context_sha256 != stored.context_key(context) or row.cases_triaged != triaged
 
 
 def report_html(

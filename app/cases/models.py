@@ -13,7 +13,10 @@ class Case(Base):
     """One failure case of a project, with the reviewer's labels and Rung's triage."""
 
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_project_created", "project_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_cases_project_created", "project_id", "created_at", "id"),
+        Index("ix_cases_triage_version", "triage_version"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cas"))
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))

@@ -8,9 +8,10 @@ from starlette.concurrency import run_in_threadpool
 from app.cases import service
 from app.cases.schemas import CaseBatchCreated, CasePage, CaseRead, Subcategory
 from app.cases.validation import parse_batch
+from app.core.idempotency import idempotent
 from app.core.json_body import BATCH_BODY_SCHEMA, read_case_batch
 from app.deps import ProjectDep, SessionDep, SettingsDep
-from app.triage import service as triage
+from app.workers import triage_worker
 
 router = APIRouter(prefix="/v1/projects/{project}/cases", tags=["cases"])
 
@@ -20,15 +21,16 @@ router = APIRouter(prefix="/v1/projects/{project}/cases", tags=["cases"])
     status_code=status.HTTP_201_CREATED,
     openapi_extra=BATCH_BODY_SCHEMA,
 )
+@idempotent
 async def create_cases(
     request: Request, project: ProjectDep, session: SessionDep, settings: SettingsDep
 ) -> CaseBatchCreated:
-    """Store a batch of up to `RUNG_MAX_BATCH_CASES` cases, all or nothing, and triage them."""
+    """Store a batch of up to `RUNG_MAX_BATCH_CASES` cases, all or nothing. The 201 is sent once
+    they are committed; each is `triage_state: pending` until the worker has triaged it."""
     items = await read_case_batch(request)
     parsed = parse_batch(items, max_items=settings.max_batch_cases)
-    rows = service.store_cases(session, project=project, parsed=parsed)
-    if settings.triage_on_ingest:  # CPU-bound: keep it off the event loop
-        await run_in_threadpool(triage.triage_rows, rows)
+    rows = await run_in_threadpool(service.store_cases, session, project=project, parsed=parsed)
+    triage_worker.wake()  # the commit follows at once; the worker looks again when idle
     return CaseBatchCreated(created=len(rows), ids=[r.id for r in rows])
 
 

@@ -92,6 +92,9 @@ class CaseRead(FailureCase):
     project: str
     created_at: datetime
     reviewer_label: CaseLabel | None = None
+    triage_state: Literal["pending", "done"] = Field(
+        default="pending", description="pending until the worker has triaged the case"
+    )
     triage: dict[str, Any] | None = None
 
 

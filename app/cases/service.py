@@ -73,7 +73,8 @@ def to_read(row: Case, *, project: Project) -> CaseRead:
             "project": project.name,
             "created_at": row.created_at,
             "reviewer_label": label,
-            "triage": row.triage,
+            "triage_state": "pending" if row.triage_version is None else "done",
+            "triage": row.triage if row.triage_version is not None else None,
         }
     )
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+import uuid
 from typing import Any
 
 import httpx
@@ -30,16 +32,51 @@ class ApiClient:
         self.http = httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout
         )
+        # One Idempotency-Key per POST of this command: a retry of that POST (lost answer,
+        # 503) reuses it, so the server stores it once.
+        self._command_key = uuid.uuid4().hex
+        self._posts = 0
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self.http.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            err.print(f"[red]Cannot reach Rung at {self.url}:[/] {exc}. Is `rung serve` running?")
-            raise typer.Exit(2) from exc
-        if response.status_code >= 400:
-            raise ApiError(response)
-        return response
+    def request(
+        self, method: str, path: str, *, retries: int = 3, **kwargs: Any
+    ) -> httpx.Response:
+        if method.upper() == "POST":
+            self._posts += 1
+            headers = {"Idempotency-Key": f"{self._command_key}-{self._posts}"}
+            kwargs["headers"] = {**headers, **(kwargs.get("headers") or {})}
+        replayable = method.upper() != "POST" or _replayable(kwargs)
+        for attempt in range(retries + 1):
+            last = attempt == retries or not replayable
+            try:
+                response = self.http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                if not last:
+                    time.sleep(0.5 * 2**attempt)
+                    continue
+                err.print(
+                    f"[red]Cannot reach Rung at {self.url}:[/] {exc}. Is `rung serve` running?"
+                )
+                raise typer.Exit(2) from exc
+            if response.status_code == 503 and not last:
+                time.sleep(_retry_after(response, default=0.5 * 2**attempt))
+                continue
+            if response.status_code >= 400:
+                raise ApiError(response)
+            return response
+        raise AssertionError("unreachable")
+
+
+def _replayable(kwargs: dict[str, Any]) -> bool:
+    """A body that can be sent again (not a stream or an open file)."""
+    content = kwargs.get("content")
+    return "files" not in kwargs and (content is None or isinstance(content, bytes | str))
+
+
+def _retry_after(response: httpx.Response, *, default: float) -> float:
+    try:
+        return min(float(response.headers.get("Retry-After", default)), 30.0)
+    except ValueError:
+        return default
 
 
 class ApiError(Exception):

@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.artifacts.store import store_for
+from app.core.idempotency import idempotent
 from app.datasets import service
 from app.datasets.ingest import DEFAULT_HOLDOUT_FRACTION, IngestOptions, ingest
 from app.datasets.schemas import (
@@ -58,6 +59,7 @@ _PUSH_DOC = (
         }
     },
 )
+@idempotent(stream_fingerprint=lambda answer: answer["version"]["sha256"])
 async def push_dataset(
     request: Request,
     project: ProjectDep,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from app.core.idempotency import idempotent
 from app.deps import CurrentTeam, ProjectDep, SessionDep
 from app.projects import service
 from app.projects.schemas import ProjectCreate, ProjectRead
@@ -10,6 +11,7 @@ router = APIRouter(prefix="/v1/projects", tags=["projects"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
+@idempotent
 def create_project(body: ProjectCreate, session: SessionDep, team: CurrentTeam) -> ProjectRead:
     return ProjectRead.model_validate(service.create_project(session, team=team, data=body))
 

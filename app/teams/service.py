@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import queue
 import re
 import secrets
+import threading
+import time
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.core.errors import AuthError, ConflictError, InvalidInputError, NotFoundError
-from app.db import utcnow
+from app.db import session_scope, utcnow
 from app.teams.models import ApiKey, Team
+
+logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "rk_"
 TEAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -78,5 +84,57 @@ def authenticate(session: Session, *, key: str | None) -> ApiKey:
         raise AuthError("unknown API key")
     if record.revoked_at is not None:
         raise AuthError("this API key was revoked; ask for a new one with `rung teams keys create`")
-    record.last_used_at = utcnow()
     return record
+
+
+USAGE_INTERVAL_S = 60.0
+
+
+class KeyUsageRecorder:
+    """Records `api_keys.last_used_at` at most once a minute per key, from a background thread,
+    so that no request writes (or waits on) the key row."""
+
+    def __init__(self, interval_s: float = USAGE_INTERVAL_S) -> None:
+        self.interval_s = interval_s
+        self._last: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[str, str]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def note(self, url: str, *, key_id: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get((url, key_id))
+            if last is not None and now - last < self.interval_s:
+                return
+            self._last[(url, key_id)] = now
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="rung-key-usage", daemon=True
+                )
+                self._thread.start()
+        self._queue.put((url, key_id))
+
+    def _run(self) -> None:
+        while True:
+            url, key_id = self._queue.get()
+            try:
+                with session_scope(url, write=True) as session:
+                    session.execute(
+                        update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow())
+                    )
+            except Exception as exc:  # best effort: usage is information, not state
+                logger.warning("could not record the use of key %s: %s", key_id, exc)
+            finally:
+                self._queue.task_done()
+
+    def flush(self) -> None:
+        """Wait until every noted use is written (tests)."""
+        self._queue.join()
+
+
+usage = KeyUsageRecorder()
+
+
+def note_key_used(url: str, *, key_id: str) -> None:
+    usage.note(url, key_id=key_id)

@@ -1,15 +1,16 @@
-"""Triage of stored cases: on ingest, and again whenever the engine version changes."""
+"""Triage of stored cases, by the worker: new cases (`pending` until then), and again whenever
+the engine version changes. `POST .../cases` only validates and stores."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.cases import service as cases
 from app.cases.models import Case
 from app.cases.schemas import FailureCase
-from app.projects.models import Project
 from app.triage.result import TriageResult
 
 
@@ -33,12 +34,33 @@ def triage_rows(rows: Sequence[Case]) -> None:
         row.triage_version = result.engine_version
 
 
-def ensure_triaged(session: Session, *, project: Project) -> list[Case]:
-    """All cases of the project, re-triaging those the current engine has not seen."""
-    rows = cases.all_cases(session, project=project)
+def engine_version() -> str:
+    return _engine().version
+
+
+def triaged_now(rows: Sequence[Case]) -> list[TriageResult]:
+    """Results for rows without storing anything: the stored triage where the current engine
+    made it, else a fresh one (for RUNG_TRIAGE_ON_INGEST=false, where no worker triages)."""
     version = _engine().version
-    stale = [r for r in rows if r.triage_version != version]
-    if stale:
-        triage_rows(stale)
-        session.flush()
-    return rows
+    stale = [r for r in rows if r.triage_version != version or not r.triage]
+    fresh = iter(triage_cases([cases.to_failure_case(r) for r in stale]) if stale else [])
+    return [
+        next(fresh) if (r.triage_version != version or not r.triage)
+        else TriageResult.model_validate(r.triage)
+        for r in rows
+    ]
+
+
+def untriaged_ids(session: Session, *, limit: int) -> list[tuple[str, str]]:
+    """(case id, project id) of cases the current engine has not triaged: new ones first."""
+    version = _engine().version
+    new = select(Case.id, Case.project_id).where(Case.triage_version.is_(None)).limit(limit)
+    found = [(i, p) for i, p in session.execute(new)]
+    if len(found) < limit:
+        stale = (
+            select(Case.id, Case.project_id)
+            .where(Case.triage_version.is_not(None), Case.triage_version != version)
+            .limit(limit - len(found))
+        )
+        found += [(i, p) for i, p in session.execute(stale)]
+    return found
