@@ -122,7 +122,7 @@ async def push_dataset(
             holdout_filename=upload.holdout.file.filename if upload.holdout else None,
             parent=parent,
         )
-        session.commit()
+    # committed by the session dependency before the answer is sent (with the idempotency record)
     body = DatasetPushed(
         created=created,
         version=DatasetVersionRead.model_validate(version),
