@@ -18,6 +18,7 @@ at 80% power. The gate passes only when no metric fails or is undecided and one 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -294,7 +295,7 @@ def _prepare(
         "candidate_mean": float(cand.mean()),
         "mean_diff": float(diffs.mean()),
         "sd_diff": sd,
-        "unpaired_p_value": welch_pvalue(cand, base),
+        "unpaired_p_value": _welch(cand, base),
         "judge": _judge_figures(metric, baseline, candidate),
     }
     if binary:
@@ -342,6 +343,12 @@ def _prepare(
         margin=margin,
         p_value=p_value,
     )
+
+
+def _welch(cand: np.ndarray, base: np.ndarray) -> float | None:
+    with warnings.catch_warnings():  # scipy warns on (nearly) constant scores; the p is still set
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return welch_pvalue(cand, base)
 
 
 def _undecided(reason: str, rules: ResolvedMetricPolicy, numbers: dict[str, Any]) -> MetricDecision:
