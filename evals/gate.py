@@ -128,6 +128,21 @@ def detectable_sentence(d: MetricDecision) -> str:
     return f"with {d.n} examples this gate cannot see a {worse} under {d.detectable_drop:.2g}"
 
 
+def judge_summary(d: MetricDecision) -> str:
+    """'judge: unparsed 3%, swap flips 12%, kappa vs humans 0.41 (n=20)' ('' without a judge)."""
+    figures = d.judge
+    if figures is None:
+        return ""
+    parts = []
+    if figures.unparsed_share is not None:
+        parts.append(f"unparsed {figures.unparsed_share:.0%}")
+    if figures.flip_rate is not None:
+        parts.append(f"swap flips {figures.flip_rate:.0%}")
+    if figures.kappa is not None:
+        parts.append(f"kappa vs humans {figures.kappa:.2f} (n={figures.kappa_n})")
+    return "judge: " + ", ".join(parts) if parts else ""
+
+
 @dataclass
 class _Tested:
     """A metric that reached the statistical test, before Holm."""

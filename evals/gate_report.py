@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from evals.gate import GateReport, MetricDecision
+from evals.gate import GateReport, MetricDecision, judge_summary
 
 _STYLE = {"pass": "green", "fail": "bold red", "undecided": "yellow", "skipped": "dim"}
 _ICON = {"pass": "✅", "fail": "❌", "undecided": "⚠️", "skipped": "➖"}
@@ -37,17 +37,7 @@ def _drop(decision: MetricDecision) -> str:
 
 
 def _judge(decision: MetricDecision) -> str:
-    figures = decision.judge
-    if figures is None:
-        return ""
-    parts = []
-    if figures.unparsed_share is not None:
-        parts.append(f"unparsed {figures.unparsed_share:.0%}")
-    if figures.flip_rate is not None:
-        parts.append(f"swap flips {figures.flip_rate:.0%}")
-    if figures.kappa is not None:
-        parts.append(f"kappa vs humans {figures.kappa:.2f} (n={figures.kappa_n})")
-    return "judge: " + ", ".join(parts) if parts else ""
+    return judge_summary(decision)
 
 
 def _tally(report: GateReport) -> str:

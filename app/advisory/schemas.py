@@ -88,7 +88,10 @@ class GateMetric(_Model):
     n: int = 0
     detectable_drop: float | None = Field(default=None, description="at 80% power")
     detectable: str = Field(default="", description="'with 48 examples this gate cannot see...'")
+    p_value: float | None = Field(default=None, description="one-sided: a drop beyond the margin")
+    p_holm: float | None = Field(default=None, description="p_value, Holm-adjusted")
     reason: str = ""
+    judge: str = Field(default="", description="judge reliability figures and kappa, if any")
 
 
 class EvalInfo(_Model):

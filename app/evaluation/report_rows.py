@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.advisory.schemas import GateMetric
-from evals.gate import MetricDecision, detectable_sentence
+from evals.gate import MetricDecision, detectable_sentence, judge_summary
 
 
 def gate_metrics(report: dict[str, Any]) -> list[GateMetric]:
@@ -30,7 +30,10 @@ def gate_metrics(report: dict[str, Any]) -> list[GateMetric]:
                 n=decision.n,
                 detectable_drop=decision.detectable_drop,
                 detectable=detectable_sentence(decision) if decision.n else "",
+                p_value=decision.p_value,
+                p_holm=decision.p_holm,
                 reason=decision.reason,
+                judge=judge_summary(decision),
             )
         )
     return rows
