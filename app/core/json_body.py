@@ -95,10 +95,10 @@ def _field(path: list[str | int]) -> str:
     return ".".join(str(p) for p in path) or "(body)"
 
 
-def _bad(path: list[str | int], message: str) -> InvalidInputError:
+def _bad(path: list[str | int], message: str, what: str = "request body") -> InvalidInputError:
     field = _field(path)
     return InvalidInputError(
-        f"invalid request body: {field}: {message}",
+        f"invalid {what}: {field}: {message}",
         errors=[{"field": field, "message": message}],
     )
 
@@ -113,46 +113,49 @@ def _string_problem(text: str) -> str | None:
     return None
 
 
-def _check(value: Any) -> None:
+def _check(value: Any, what: str) -> None:
     """Walk the parsed value (iteratively: no recursion limit) and refuse what cannot be kept."""
     stack: list[tuple[Any, list[str | int], int]] = [(value, [], 0)]
     while stack:
         item, path, depth = stack.pop()
         if isinstance(item, _Refused):
-            raise _bad(path, item.message)
+            raise _bad(path, item.message, what)
         if isinstance(item, str):
             problem = _string_problem(item)
             if problem:
-                raise _bad(path, problem)
+                raise _bad(path, problem, what)
             continue
         if not isinstance(item, dict | list):
             continue
         if depth >= MAX_DEPTH:
-            raise _bad(path, f"nested deeper than {MAX_DEPTH} levels")
+            raise _bad(path, f"nested deeper than {MAX_DEPTH} levels", what)
         if isinstance(item, list):
             stack.extend((v, [*path, i], depth + 1) for i, v in enumerate(item))
             continue
         for key, child in item.items():
             problem = _string_problem(key)
             if problem:
-                raise _bad(path, f"a key {problem}")
+                raise _bad(path, f"a key {problem}", what)
             child_path = [*path, key]
             if key == "metadata" and isinstance(child, dict | list):
-                _check_size(child, child_path)
+                _check_size(child, child_path, what)
             stack.append((child, child_path, depth + 1))
 
 
-def _check_size(value: Any, path: list[str | int]) -> None:
+def _check_size(value: Any, path: list[str | int], what: str) -> None:
     try:
         size = len(json.dumps(value, ensure_ascii=False, default=str).encode("utf-8", "replace"))
     except (ValueError, RecursionError):  # refused values inside: the walk names them
         return
     if size > MAX_METADATA_BYTES:
-        raise _bad(path, f"is {size} bytes as JSON; metadata is capped at {MAX_METADATA_BYTES}")
+        raise _bad(
+            path, f"is {size} bytes as JSON; metadata is capped at {MAX_METADATA_BYTES}", what
+        )
 
 
-def parse_json(raw: bytes) -> Any:
-    """The body as JSON, or a 422 naming what is wrong (see the module doc)."""
+def parse_json(raw: bytes | str, *, what: str = "request body") -> Any:
+    """``raw`` as JSON, or a 422 naming what is wrong (see the module doc); ``what`` names the
+    thing parsed in the message (a request body, a dataset row)."""
     try:
         value = json.loads(
             raw,
@@ -161,14 +164,14 @@ def parse_json(raw: bytes) -> Any:
             parse_constant=_parse_constant,
         )
     except RecursionError as exc:
-        raise _bad([], f"nested deeper than {MAX_DEPTH} levels") from exc
+        raise _bad([], f"nested deeper than {MAX_DEPTH} levels", what) from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         message = f"not valid JSON (UTF-8): {exc}"
         raise InvalidInputError(
-            f"the body is {message}",
+            f"the {what} is {message}",
             errors=[{"index": None, "field": "(body)", "message": message}],
         ) from exc
-    _check(value)
+    _check(value, what)
     return value
 
 

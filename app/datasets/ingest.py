@@ -35,6 +35,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from app.core.errors import InvalidInputError
+from app.core.json_body import parse_json
 from app.datasets.formats import (
     FAMILIES,
     KINDS,
@@ -179,10 +181,10 @@ def _parse_rows(
             continue
         if not raw.strip():
             continue
-        try:
-            obj = json.loads(raw)
-        except (UnicodeDecodeError, ValueError) as exc:
-            report.error("unparseable", f"not valid JSON: {exc}", **where)
+        try:  # the API's JSON intake: depth, number size, NUL, lone surrogates refused
+            obj = parse_json(raw, what="row")
+        except InvalidInputError as exc:
+            report.error("unparseable", exc.message, **where)
             continue
         try:
             fmt = detect_format(obj)

@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.artifacts.store import store_for
+from app.core.downloads import attachment
 from app.core.idempotency import idempotent
 from app.datasets import service
 from app.datasets.ingest import DEFAULT_HOLDOUT_FRACTION, IngestOptions, ingest
@@ -20,6 +21,7 @@ from app.datasets.schemas import (
 )
 from app.datasets.upload import receive_upload
 from app.deps import ProjectDep, SessionDep, SettingsDep
+from app.jobs.model_refs import parse_ref
 
 router = APIRouter(prefix="/v1/projects/{project}/datasets", tags=["datasets"])
 
@@ -80,6 +82,9 @@ async def push_dataset(
     200 with the existing version; a new one answers 201. Errors block the push (422);
     warnings are returned with the version.
     """
+    tokenizer_model = base_model or project.base_model
+    if tokenizer_model:  # a hub name or an allowed folder; never a probe of the server's disk
+        parse_ref(tokenizer_model, field="base_model", models_allow=settings.models_allow_dirs)
     session.commit()  # release the connection while the upload streams in
     tmp_root = settings.home_dir / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)
@@ -91,7 +96,7 @@ async def push_dataset(
         )
         options = IngestOptions(
             kind=kind,
-            base_model=base_model or project.base_model,
+            base_model=tokenizer_model,
             max_tokens=max_tokens,
             holdout_fraction=holdout_fraction,
             recipe=recipe,
@@ -160,5 +165,5 @@ def download_rows(
     return StreamingResponse(
         store.iter_file(version.sha256),
         media_type="application/x-ndjson",
-        headers={"Content-Disposition": f'attachment; filename="{version.name}.jsonl"'},
+        headers={"Content-Disposition": attachment(f"{version.name}.jsonl")},
     )

@@ -3,7 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from app.core.idempotency import idempotent
-from app.deps import CurrentTeam, ProjectDep, SessionDep
+from app.deps import CurrentTeam, ProjectDep, SessionDep, SettingsDep
+from app.jobs.model_refs import parse_ref
 from app.projects import service
 from app.projects.schemas import ProjectCreate, ProjectRead
 
@@ -12,7 +13,11 @@ router = APIRouter(prefix="/v1/projects", tags=["projects"])
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 @idempotent
-def create_project(body: ProjectCreate, session: SessionDep, team: CurrentTeam) -> ProjectRead:
+def create_project(
+    body: ProjectCreate, session: SessionDep, team: CurrentTeam, settings: SettingsDep
+) -> ProjectRead:
+    if body.base_model:  # a hub name or an allowed folder (it sizes advice and token counts)
+        parse_ref(body.base_model, field="base_model", models_allow=settings.models_allow_dirs)
     return ProjectRead.model_validate(service.create_project(session, team=team, data=body))
 
 
