@@ -9,6 +9,7 @@ from starlette.responses import StreamingResponse
 from app.artifacts.models import Artifact
 from app.artifacts.schemas import ArtifactManifest, ManifestFile
 from app.artifacts.store import ArtifactStore
+from app.core.downloads import attachment
 from app.core.errors import NotFoundError
 from app.projects.models import Project
 
@@ -72,7 +73,7 @@ def download(store: ArtifactStore, artifact: Artifact) -> StreamingResponse:
             store.iter_tar(artifact.digest, root_name=name),
             media_type="application/x-tar",
             headers={
-                "Content-Disposition": f'attachment; filename="{name}.tar"',
+                "Content-Disposition": attachment(f"{name}.tar"),
                 "X-Rung-Digest": artifact.digest,
             },
         )
@@ -80,7 +81,7 @@ def download(store: ArtifactStore, artifact: Artifact) -> StreamingResponse:
         store.iter_file(artifact.digest),
         media_type="application/octet-stream",
         headers={
-            "Content-Disposition": f'attachment; filename="{artifact.name}"',
+            "Content-Disposition": attachment(artifact.name),
             "Content-Length": str(artifact.size_bytes),
             "X-Rung-Digest": artifact.digest,
         },
