@@ -381,9 +381,9 @@ def demo(
 
         _step("5. Recipes: LoRA SFT, then DPO on top, then a RAG index")
         sft_job = _run_job(client, recipe="lora_sft", dataset=sft, config=SFT_CONFIG)
-        sft_dir = _adapter_dir(client, settings, sft_job, settings.home_dir / "demo" / "sft")
+        # DPO starts from the SFT job's adapter, named as a reference (the server takes no paths)
         dpo_job = _run_job(client, recipe="dpo", dataset=prefs,
-                           config={**DPO_CONFIG, "adapter_path": str(sft_dir)})
+                           config={**DPO_CONFIG, "adapter_path": f"job:{sft_job['id']}"})
         dpo_dir = _adapter_dir(client, settings, dpo_job, settings.home_dir / "demo" / "dpo")
         _run_job(client, recipe="rag", dataset=docs, config=RAG_CONFIG, holdout=questions)
 
