@@ -2,8 +2,9 @@
 
 Every error body is ``{"detail": str, "errors": [...]}`` (`app.core.errors.RungError`, the 422
 of request validation, the 413/422 of the body intake), not FastAPI's default list. Each
-operation documents the error statuses it can answer with: 401 where a key is needed, 404 where
-a path names something, 409 on writes, 413 where there is a body, 422 everywhere.
+operation documents the error statuses it can answer with: 401 and 404 under ``/v1/``; 400, 409,
+413 and 503 on writes; 422 everywhere. Links (`app.core.openapi_links`) chain created objects to
+the operations that read them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+
+from app.core.openapi_links import add_links
 
 ERROR_BODY: dict[str, Any] = {
     "title": "ErrorBody",
@@ -35,6 +38,8 @@ _DESCRIPTIONS = {
     "409": "conflicts with the current state (a name or version already taken, a job ended)",
     "413": "the body is over the size limit",
     "422": "invalid input; `errors` names each bad field",
+    "503": "the database is busy or the broker is down: nothing was stored; retry after "
+    "Retry-After",
 }
 
 
@@ -43,9 +48,7 @@ def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[s
     if operation.get("security") or path.startswith("/v1/"):
         statuses += ["401", "404"]
     if method in _WRITES:
-        statuses += ["400", "409"]
-    if method in _WRITES:
-        statuses.append("413")
+        statuses += ["400", "409", "413", "503"]
     return statuses
 
 
@@ -71,5 +74,6 @@ def truthful_openapi(app: FastAPI) -> dict[str, Any]:
             for status in _error_statuses(path, method, operation):
                 entry = responses.setdefault(status, {"description": _DESCRIPTIONS[status]})
                 entry["content"] = {"application/json": {"schema": _REF}}
+    add_links(schema)
     app.openapi_schema = schema
     return schema

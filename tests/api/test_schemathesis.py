@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-EXAMPLES_PER_OPERATION = int(os.environ.get("RUNG_FUZZ_EXAMPLES", "30"))
+EXAMPLES_PER_OPERATION = int(os.environ.get("RUNG_FUZZ_EXAMPLES", "25"))
+STATEFUL_SCENARIOS = int(os.environ.get("RUNG_FUZZ_SCENARIOS", "30"))
 MIN_REQUESTS = 1000
 CHECKS = [not_a_server_error, response_schema_conformance]
 
@@ -78,6 +79,9 @@ class Fuzzer:
                     case.path_parameters[name] = self.known[name]
         response = case.call(base_url=self.base_url, session=self.http, headers=self.headers,
                              timeout=60)
+        self.record(operation, case, response)
+
+    def record(self, operation: Any, case: Any, response: Any) -> None:
         self.sent += 1
         self.statuses[response.status_code] += 1
         self.by_operation[(operation.label, response.status_code)] += 1
@@ -109,6 +113,34 @@ class Fuzzer:
         run()
 
 
+def _stateful(schema: Any, fuzzer: Fuzzer, make_team: Any) -> None:
+    """Scenarios that follow the schema's links (create a project, then its cases, models,
+    versions, evals...): each step's response feeds the next request. Each scenario is a new
+    team, so what it sees depends on its own steps only (Hypothesis replays them)."""
+    base = schema.as_state_machine()
+
+    class Workflow(base):  # type: ignore[misc, valid-type]
+        def setup(self) -> None:
+            self.headers = {"Authorization": f"Bearer {make_team()[1]}"}
+
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": fuzzer.base_url, "headers": self.headers,
+                    "session": fuzzer.http, "timeout": 60}
+
+        def validate_response(self, response: Any, case: Any, *args: Any, **kwargs: Any) -> None:
+            fuzzer.record(case.operation, case, response)
+
+    Workflow.run(settings=settings(
+        max_examples=STATEFUL_SCENARIOS,
+        stateful_step_count=6,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    ))
+
+
 def test_every_operation_answers_without_5xx_and_as_documented(
     live_server: Any, make_team: Any
 ) -> None:
@@ -119,8 +151,12 @@ def test_every_operation_answers_without_5xx_and_as_documented(
     fuzzer = Fuzzer(live_server.url, headers, known)
     for result in schema.get_all_operations():
         fuzzer.fuzz(result.ok())
+    stateless = fuzzer.sent
+    _stateful(schema, fuzzer, make_team)
+    assert fuzzer.sent - stateless >= STATEFUL_SCENARIOS, "the linked scenarios ran"
 
-    print(f"schemathesis: {fuzzer.sent} requests, statuses {dict(sorted(fuzzer.statuses.items()))}")
+    print(f"schemathesis: {fuzzer.sent} requests ({fuzzer.sent - stateless} in linked "
+          f"scenarios), statuses {dict(sorted(fuzzer.statuses.items()))}")
     distinct = Counter(fuzzer.failures)
     assert not fuzzer.failures, (
         f"{len(fuzzer.failures)} of {fuzzer.sent} requests failed:\n"
