@@ -5,8 +5,9 @@
   surrogates, non-finite numbers, metadata size), then handed on to the route unchanged.
   Streaming uploads (the paths in ``streaming``, e.g. a dataset push) are left alone: they have
   their own cap (``RUNG_MAX_UPLOAD_BYTES``) and their own per-line validation.
-* Path and query string: a NUL character or bytes that are not UTF-8 are a 422 naming the
-  parameter (PostgreSQL refuses NUL in text; it used to answer 500).
+* Path and query string: a NUL character, bytes that are not UTF-8 or a path segment over
+  `MAX_PATH_SEGMENT` characters are a 422 naming the parameter (PostgreSQL refuses NUL in text;
+  it used to answer 500).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from app.core.errors import InvalidInputError
 from app.core.json_body import parse_json
 
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+MAX_PATH_SEGMENT = 256  # ids, names and sha256 digests are far shorter
 
 
 class BodyIntakeMiddleware:
@@ -98,6 +100,11 @@ def _url_problem(scope: Scope) -> InvalidInputError | None:
     path = scope.get("path", "")
     if "\x00" in path or "\ufffd" in path:
         message = "contains a NUL character or bytes that are not UTF-8"
+        return InvalidInputError(
+            f"invalid request path: {message}", errors=[{"field": "(path)", "message": message}]
+        )
+    if any(len(segment) > MAX_PATH_SEGMENT for segment in path.split("/")):
+        message = f"a path segment is over {MAX_PATH_SEGMENT} characters; no id or name is"
         return InvalidInputError(
             f"invalid request path: {message}", errors=[{"field": "(path)", "message": message}]
         )

@@ -101,6 +101,7 @@ def test_nul_in_path_or_query_is_422(api: httpx.Client) -> None:
     _assert_422(api.get("/v1/projects/bot/cases/cas_%00x"), "(path)", "NUL")
     _assert_422(api.get("/v1/projects/bot/gates/g%00"), "(path)", "NUL")
     _assert_422(api.get("/v1/projects/bot/cases?source=%ff%fe"), "(query)", "not UTF-8")
+    _assert_422(api.get(f"/v1/projects/bot/jobs/{'j' * 300}"), "(path)", "over 256")
 
 
 @pytest.mark.parametrize("route", ["logs", "events/list"])
