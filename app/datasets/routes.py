@@ -21,7 +21,7 @@ from app.datasets.schemas import (
 )
 from app.datasets.upload import receive_upload
 from app.deps import ProjectDep, SessionDep, SettingsDep
-from app.jobs.model_refs import parse_ref
+from app.jobs.model_refs import parse_ref, tokenizer_source
 
 router = APIRouter(prefix="/v1/projects/{project}/datasets", tags=["datasets"])
 
@@ -84,7 +84,8 @@ async def push_dataset(
     """
     tokenizer_model = base_model or project.base_model
     if tokenizer_model:  # a hub name or an allowed folder; never a probe of the server's disk
-        parse_ref(tokenizer_model, field="base_model", models_allow=settings.models_allow_dirs)
+        tokenizer_model = tokenizer_source(parse_ref(
+            tokenizer_model, field="base_model", models_allow=settings.models_allow_dirs))
     session.commit()  # release the connection while the upload streams in
     tmp_root = settings.home_dir / "tmp"
     tmp_root.mkdir(parents=True, exist_ok=True)

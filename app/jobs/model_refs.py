@@ -174,14 +174,33 @@ def resolve_refs(
     return resolved
 
 
-def _hub_snapshot(name: str, *, field: str) -> str:
-    """The hub cache's folder of ``name`` (downloaded when the hub is reachable): a hub name
-    never reads a server folder that happens to be called the same."""
+def tokenizer_source(ref: ModelRef) -> str | None:
+    """What the API process may load a tokenizer from for ``ref`` (dataset token counts): an
+    allowed folder, the packaged default, or the hub cache's copy of a hub name (never fetched
+    here); never a relative path of the server. None for artifact and job references."""
+    from recipes.base_models import DEFAULT_BASE_MODEL
+    from recipes.errors import RecipeConfigError
+
+    if ref.kind == "local" or (ref.kind == "hub" and ref.value == DEFAULT_BASE_MODEL):
+        return ref.value
+    if ref.kind != "hub":
+        return None
+    try:
+        return _hub_snapshot(ref.value, field="base_model", local_only=True)
+    except RecipeConfigError:
+        return f"hub:{ref.value}"  # not in the cache: fails to load the same way, whatever exists
+
+
+def _hub_snapshot(name: str, *, field: str, local_only: bool = False) -> str:
+    """The hub cache's folder of ``name`` (downloaded when the hub is reachable and not
+    ``local_only``): a hub name never reads a server folder that happens to be called the same."""
     from huggingface_hub import snapshot_download
 
     from recipes.errors import RecipeConfigError
 
-    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+    offline = local_only or os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {
+        "1", "true", "yes", "on"
+    }
     try:
         return snapshot_download(name, local_files_only=offline)
     except Exception as exc:

@@ -68,5 +68,13 @@ def test_model_paths_cannot_probe_the_server(api: httpx.Client) -> None:
         assert project.status_code == 422, project.text
         answers.add(project.text)
     assert len(answers) == 1, answers
+    # hub-like names that are folders of the server's working directory: read as hub names
+    methods = set()
+    for name in ("app", "tests/datasets", "no-such-dir", "org/no-such-model"):
+        pushed = _push(api, _jsonl(ROWS), base_model=name)
+        assert pushed.status_code in (200, 201), pushed.text
+        method = pushed.json()["report"]["stats"]["tokens"]["method"]
+        methods.add(method.replace(name, "NAME").split(":")[0])
+    assert len(methods) == 1, methods
     assert _push(api, _jsonl(ROWS), base_model="HuggingFaceTB/SmolLM2-135M-Instruct"
                  ).status_code in (200, 201)
