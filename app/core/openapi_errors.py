@@ -52,6 +52,18 @@ def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[s
     return statuses
 
 
+def _share_success_content(responses: dict[str, Any]) -> None:
+    """A 2xx documented only by its description (e.g. the 200 of a repeated push beside the
+    201 of a new one) has the same body as its documented sibling."""
+    documented = [r["content"] for s, r in responses.items() if s.startswith("2") and
+                  r.get("content")]
+    if not documented:
+        return
+    for status, response in responses.items():
+        if status.startswith("2") and status != "204" and not response.get("content"):
+            response["content"] = documented[0]
+
+
 def truthful_openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
@@ -71,6 +83,7 @@ def truthful_openapi(app: FastAPI) -> dict[str, Any]:
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]
+            _share_success_content(responses)
             for status in _error_statuses(path, method, operation):
                 entry = responses.setdefault(status, {"description": _DESCRIPTIONS[status]})
                 entry["content"] = {"application/json": {"schema": _REF}}

@@ -156,7 +156,12 @@ def get_dataset(ref: str, project: ProjectDep, session: SessionDep) -> DatasetVe
     )
 
 
-@router.get("/{ref}/rows")
+@router.get(
+    "/{ref}/rows",
+    response_class=StreamingResponse,
+    responses={200: {"description": "the rows, one JSON object a line",
+                     "content": {"application/x-ndjson": {"schema": {"type": "string"}}}}},
+)
 def download_rows(
     ref: str, project: ProjectDep, session: SessionDep, settings: SettingsDep
 ) -> StreamingResponse:

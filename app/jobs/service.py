@@ -61,7 +61,8 @@ def submit_job(
     refs = model_refs.check_refs(
         session,
         project_id=project.id,
-        values={k: overrides[k] for k in model_refs.REF_FIELDS if k in overrides and k in fields},
+        values={k: overrides[k] for k in model_refs.REF_FIELDS
+                if k in fields and overrides.get(k) is not None},
         models_allow=models_allow,
     )
     overrides.update(refs)

@@ -49,6 +49,10 @@ def test_downloads_are_documented_as_bytes(api: httpx.Client) -> None:
         content = schema["paths"][path]["get"]["responses"]["200"]["content"]
         assert "application/json" not in content
         assert {"application/octet-stream", "application/x-tar"} <= set(content)
+    rows = schema["paths"]["/v1/projects/{project}/datasets/{ref}/rows"]["get"]["responses"]
+    assert list(rows["200"]["content"]) == ["application/x-ndjson"]
+    push = schema["paths"]["/v1/projects/{project}/datasets"]["post"]["responses"]
+    assert push["200"]["content"] == push["201"]["content"]  # a repeated push: same body
 
 
 def test_an_empty_object_is_not_a_documented_batch(api: httpx.Client) -> None:
