@@ -469,6 +469,6 @@ TIGHT_FORM = re.compile(
     r"\byes/no\b|\byes or no\b|\bone[- ]word\b|\bone[- ]liner?\b|\btl;?dr\b|\bshorten|"
     r"\bpush notif|\bnotification\b|\bsms\b|\btext message\b|\btweet\b|\bsubject line\b|"
     r"\bheadline\b|\bslug\b|\bcommit (?:msg|message)\b|\bbadge\b|\bwidget\b|\bbutton\b|"
-    r"\bcaption\b|\balt text\b|\btitle\b|\btag ?line\b",
+    r"\bcaption\b|\balt text\b|\btitle\b",
     re.IGNORECASE,
 )
