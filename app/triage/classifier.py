@@ -1,10 +1,16 @@
-"""The learned subcategory model: logistic regression over signals + embeddings, mixed with a
-rule prior.
+"""The learned subcategory model: a logistic regression over signals, field alignment and
+embeddings, boosted trees over signals and field alignment, and a rule prior, mixed and then
+calibrated.
 
-Final probabilities are `(1 - rule_weight) * p_model + rule_weight * p_rules`, where `p_rules`
-normalises the summed weights of the signals that fired (uniform when none fired). The mixing
-weight, the regularisation, the embedded fields and the embedding scale are chosen by
-cross-validation on the training cases (see `app.triage.training.train`).
+    p_model = (1 - trees_weight) * p_linear + trees_weight * p_trees
+    p       = (1 - rule_weight) * p_model + rule_weight * p_rules
+    p_cal   ∝ p ** (1 / temperature)
+
+`p_rules` normalises the summed weights of the signals that fired (uniform when none fired).
+The trees read interactions the linear model cannot (the expected answer is in the context *and*
+the output is not). The weights, the regularisation, the embedded fields and the embedding scale
+are chosen by cross-validation on the training cases, and the temperature is fitted on the
+out-of-fold probabilities (see `app.triage.training.train`).
 
 Why `embed_scale` matters: the ~90 signal features are standardised to unit variance, while
 one dimension of a unit-length 384-d sentence embedding has a variance near 1/384. Under one L2
@@ -16,14 +22,17 @@ k = 5-7 lets the model use what the text says (grouped CV macro-F1 0.91).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from app.cases.schemas import SUBCATEGORIES
 from app.triage.features import CaseFeatures
+from app.triage.neighbours import NeighbourIndex
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,9 @@ class ModelConfig:
     rule_weight: float = 0.1
     embed_scale: float = 7.0
     signal_scale: float = 1.0
+    alignment: bool = True
+    trees_weight: float = 0.4
+    temperature: float = 1.0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -54,10 +66,18 @@ class TriageClassifier:
     config: ModelConfig
     scaler: StandardScaler = field(default_factory=StandardScaler)
     model: LogisticRegression | None = None
+    trees: HistGradientBoostingClassifier | None = None
     n_dense: int = 0
+    neighbours: NeighbourIndex | None = None  # labelled examples for an LLM's reading
+
+    def _dense(self, features: CaseFeatures) -> np.ndarray:
+        blocks = [features.signal_matrix, features.similarities]
+        if self.config.alignment:
+            blocks.append(features.alignment)
+        return np.hstack(blocks).astype(np.float64)
 
     def _design(self, features: CaseFeatures, *, fit: bool) -> np.ndarray:
-        dense = np.hstack([features.signal_matrix, features.similarities]).astype(np.float64)
+        dense = self._dense(features)
         dense = self.scaler.fit_transform(dense) if fit else self.scaler.transform(dense)
         dense = np.clip(dense, -5.0, 5.0) * self.config.signal_scale
         self.n_dense = dense.shape[1]
@@ -77,20 +97,72 @@ class TriageClassifier:
             C=self.config.c, class_weight="balanced", max_iter=5000, random_state=0
         )
         self.model.fit(design, list(labels))
+        self.trees = None
+        if self.config.trees_weight > 0:
+            trees = HistGradientBoostingClassifier(
+                max_iter=100,
+                learning_rate=0.1,
+                max_leaf_nodes=15,
+                min_samples_leaf=10,
+                l2_regularization=1.0,
+                class_weight="balanced",
+                random_state=0,
+            )
+            # one OpenMP thread: on a busy 2-CPU machine spinning threads cost 10x, idle ~1.5x
+            with threadpool_limits(limits=1, user_api="openmp"):
+                self.trees = trees.fit(self._dense(features), list(labels))
         return self
 
-    def model_proba(self, features: CaseFeatures) -> np.ndarray:
-        """Probabilities of the learned model alone, columns in SUBCATEGORIES order."""
-        if self.model is None:
-            raise RuntimeError("the classifier is not fitted; call fit() or load an artefact")
-        raw = self.model.predict_proba(self._design(features, fit=False))
+    def with_temperature(self, temperature: float) -> TriageClassifier:
+        """The same fitted model with another calibration temperature."""
+        return TriageClassifier(
+            config=replace(self.config, temperature=temperature),
+            scaler=self.scaler,
+            model=self.model,
+            trees=self.trees,
+            n_dense=self.n_dense,
+            neighbours=self.neighbours,
+        )
+
+    @staticmethod
+    def _columns(raw: np.ndarray, classes: Sequence[object]) -> np.ndarray:
         out = np.zeros((raw.shape[0], len(SUBCATEGORIES)))
-        for j, name in enumerate(self.model.classes_):
+        for j, name in enumerate(classes):
             out[:, SUBCATEGORIES.index(str(name))] = raw[:, j]
         return out
 
-    def predict_proba(self, features: CaseFeatures) -> np.ndarray:
-        """Mixed probabilities (model + rule prior), columns in SUBCATEGORIES order."""
+    def linear_proba(self, features: CaseFeatures) -> np.ndarray:
+        """Probabilities of the logistic regression alone, columns in SUBCATEGORIES order."""
+        if self.model is None:
+            raise RuntimeError("the classifier is not fitted; call fit() or load an artefact")
+        raw = self.model.predict_proba(self._design(features, fit=False))
+        return self._columns(raw, self.model.classes_)
+
+    def model_proba(self, features: CaseFeatures) -> np.ndarray:
+        """Probabilities of the learned models (linear and trees mixed), SUBCATEGORIES order."""
+        linear = self.linear_proba(features)
+        if self.trees is None or self.config.trees_weight <= 0:
+            return linear
+        trees = self._columns(self.trees.predict_proba(self._dense(features)), self.trees.classes_)
+        weight = self.config.trees_weight
+        return (1 - weight) * linear + weight * trees
+
+    def raw_proba(self, features: CaseFeatures) -> np.ndarray:
+        """Learned models mixed with the rule prior, before calibration."""
         weight = self.config.rule_weight
         mixed = (1 - weight) * self.model_proba(features) + weight * rule_prior(features)
         return mixed / mixed.sum(axis=1, keepdims=True)
+
+    def predict_proba(self, features: CaseFeatures) -> np.ndarray:
+        """Calibrated probabilities, columns in SUBCATEGORIES order."""
+        return calibrate(self.raw_proba(features), self.config.temperature)
+
+
+def calibrate(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Temperature scaling of probabilities: p ** (1 / T), renormalised."""
+    if temperature == 1.0:
+        return probs
+    logits = np.log(np.clip(probs, 1e-12, 1.0)) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    out = np.exp(logits)
+    return out / out.sum(axis=1, keepdims=True)

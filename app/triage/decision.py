@@ -2,9 +2,10 @@
 
 Category is decided first by summing the probabilities of its subcategories; the subcategory is
 the most probable one inside that category, so category and subcategory never disagree. The
-fix follows the ladder (`app.triage.ladder`). A case is flagged `needs_review` when the chosen
-label is not clearly ahead: low probability, a close runner-up, or strong signals for both
-knowledge and behaviour that the model had to arbitrate between.
+fix follows the ladder (`app.triage.ladder`). A case is flagged `needs_review` when the
+calibrated probability of its label is under the review threshold; the threshold is fitted when
+the model is trained (`manifest.json`, `review.operating_point`) so that the cases left unflagged
+reach the target accuracy on out-of-fold cases.
 """
 
 from __future__ import annotations
@@ -24,12 +25,9 @@ _KNOWLEDGE_MASK = np.array([s in KNOWLEDGE_SUBCATEGORIES for s in SUBCATEGORIES]
 
 @dataclass(frozen=True)
 class ReviewPolicy:
-    """When to ask a person to look: thresholds on the final probabilities."""
+    """When to ask a person to look: the label's calibrated probability is under `threshold`."""
 
-    min_confidence: float = 0.45
-    min_margin: float = 0.12
-    conflict_support: float = 0.8
-    strong_support: float = 0.6
+    threshold: float = 0.45
 
 
 def choose_subcategory(probs: np.ndarray) -> tuple[str, float]:
@@ -68,6 +66,7 @@ def decide(
     attempted: Sequence[str],
     engine_version: str,
     policy: ReviewPolicy,
+    comparisons: Sequence[str] = (),
     extra_evidence: Sequence[str] = (),
 ) -> TriageResult:
     """The triage result of one case."""
@@ -77,47 +76,24 @@ def decide(
     ranked = sorted(range(len(SUBCATEGORIES)), key=lambda i: -probs[i])
     runner_up = next(SUBCATEGORIES[i] for i in ranked if SUBCATEGORIES[i] != subcategory)
     runner_p = float(probs[SUBCATEGORIES.index(runner_up)])
-    support = report.support()
-    knowledge_support = max(support[s] for s in KNOWLEDGE_SUBCATEGORIES)
-    behaviour_support = max(v for s, v in support.items() if s not in KNOWLEDGE_SUBCATEGORIES)
-    category_p = p_knowledge if category == "knowledge" else 1 - p_knowledge
-    strong = [name for name, value in support.items() if value >= policy.strong_support]
-    conflict = (
-        knowledge_support >= policy.conflict_support
-        and behaviour_support >= policy.conflict_support
-        and category_p < 0.9
-    ) or len(strong) >= 3
-    reasons: list[str] = []
-    if confidence < policy.min_confidence:
-        reasons.append(f"low confidence ({confidence:.2f})")
-    if confidence - runner_p < policy.min_margin:
-        reasons.append(f"close to {_pretty(runner_up)} ({runner_p:.2f})")
-    if conflict:
-        reasons.append(
-            "signals point to several problems ("
-            + ", ".join(_pretty(n) for n in (strong or [subcategory, runner_up]))
-            + ")"
-        )
-    needs_review = bool(reasons)
-
+    needs_review = confidence < policy.threshold
     own = sorted(
         (s for s in report.signals if s.subcategory == subcategory), key=lambda s: -s.weight
     )
     evidence = list(dict.fromkeys(s.evidence for s in own))[:4]
-    if not evidence:
-        evidence.append(
-            "no explicit signal; the learned model places the case nearest to "
-            f"{_pretty(subcategory)}"
-            f" cases (p={confidence:.2f})"
-        )
+    evidence.extend(comparisons)
     if subcategory in KNOWLEDGE_SUBCATEGORIES:
         evidence.append(f"knowledge problem: p(knowledge)={p_knowledge:.2f}")
+    evidence.append(f"the model reads this as {_pretty(subcategory)} (p={confidence:.2f})")
     evidence.extend(extra_evidence)
     if needs_review:
         against = sorted(
             (s for s in report.signals if s.subcategory == runner_up), key=lambda s: -s.weight
         )
-        evidence.append("review: " + "; ".join(reasons))
+        evidence.append(
+            f"review: p={confidence:.2f} is under the review threshold {policy.threshold:.2f}; "
+            f"next most likely {_pretty(runner_up)} ({runner_p:.2f})"
+        )
         if against:
             evidence.append(f"but for {_pretty(runner_up)}: {against[0].evidence}")
     return TriageResult(

@@ -48,26 +48,47 @@ class Embedder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed `texts` (deduplicated, in batches) as float32 rows of unit length."""
+        return self.encode_with_tokens(texts, tokens=False)[0]
+
+    def encode_with_tokens(
+        self, texts: list[str], *, tokens: bool = True
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Sentence vectors of `texts` and, with `tokens`, each text's unit-length token vectors
+        (float16, special tokens left out; an empty text has none), from one forward pass."""
         out = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+        token_rows: list[np.ndarray] = [_NO_TOKENS] * len(texts) if tokens else []
         unique: dict[str, list[int]] = {}
         for index, text in enumerate(texts):
             cleaned = " ".join((text or "").split())[:_MAX_CHARS]
             if cleaned:
                 unique.setdefault(cleaned, []).append(index)
         if not unique:
-            return out
+            return out, token_rows
         keys = list(unique)
         with self._lock:
-            vectors = self._model.encode(
+            encoded = self._model.encode(
                 keys,
                 batch_size=self.batch_size,
                 normalize_embeddings=True,
-                convert_to_numpy=True,
+                convert_to_numpy=not tokens,
+                output_value=None if tokens else "sentence_embedding",
                 show_progress_bar=False,
             )
-        for key, vector in zip(keys, vectors, strict=True):
-            out[unique[key]] = vector
-        return out
+        for key, item in zip(keys, encoded, strict=True):
+            if not tokens:
+                out[unique[key]] = item
+                continue
+            out[unique[key]] = item["sentence_embedding"].float().numpy()
+            mask = item["attention_mask"].bool().numpy()
+            matrix = item["token_embeddings"].float().numpy()[mask][1:-1]  # drop [CLS], [SEP]
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+            unit = (matrix / np.maximum(norms, 1e-9)).astype(np.float16)
+            for index in unique[key]:
+                token_rows[index] = unit
+        return out, token_rows
+
+
+_NO_TOKENS = np.zeros((0, EMBEDDING_DIM), dtype=np.float16)
 
 
 @lru_cache(maxsize=2)

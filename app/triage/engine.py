@@ -1,4 +1,5 @@
-"""The triage engine: explainable signals + a learned model over sentence embeddings.
+"""The triage engine: explainable signals, token alignment between fields and a learned,
+calibrated model over both and the fields' sentence embeddings.
 
     engine = load_engine()                      # cached; loads the embedding model once
     results = engine.triage(cases)              # list[TriageResult], in input order
@@ -21,12 +22,13 @@ import numpy as np
 from langchain_core.language_models import BaseChatModel
 
 from app.cases.schemas import FailureCase
-from app.triage import knowledge_probe, second_opinion
+from app.triage import alignment, knowledge_probe, second_opinion
 from app.triage.artefact import DEFAULT_MODEL_DIR, Manifest, load_artefact
 from app.triage.classifier import TriageClassifier
 from app.triage.decision import ReviewPolicy, decide
 from app.triage.embedding import Embedder, load_embedder
 from app.triage.features import build_features
+from app.triage.neighbours import place
 from app.triage.result import TriageResult
 from app.triage.signals import compute_signals
 
@@ -70,7 +72,7 @@ class TriageEngine:
         self.classifier = classifier
         self.manifest = manifest
         self.embedder = embedder
-        self.policy = policy or ReviewPolicy()
+        self.policy = policy or review_policy(manifest)
         self.version = f"rung-triage/{ENGINE_CODE_VERSION}+{manifest.version}"
         self.stats = TriageStats()
 
@@ -89,6 +91,10 @@ class TriageEngine:
             cases, embedder=self.embedder, fields=self.classifier.config.fields, reports=reports
         )
         probabilities = self.classifier.predict_proba(features)
+        align_names = alignment.feature_names()
+        examples: list[list[tuple[str, str]]] = [[] for _ in cases]
+        if second_opinion is not None and self.classifier.neighbours is not None:
+            examples = self.classifier.neighbours.nearest(place(features))
         results: list[TriageResult] = []
         for index, case in enumerate(cases):
             row = probabilities[index]
@@ -97,7 +103,7 @@ class TriageEngine:
                 row, note = self._probe(probe, case, row)
                 extra.extend(note)
             if second_opinion is not None:
-                row, note = self._second_opinion(second_opinion, case, row)
+                row, note = self._second_opinion(second_opinion, case, row, examples[index])
                 extra.extend(note)
             result = decide(
                 probs=row,
@@ -105,6 +111,9 @@ class TriageEngine:
                 attempted=case.attempted,
                 engine_version=self.version,
                 policy=self.policy,
+                comparisons=alignment.describe(
+                    dict(zip(align_names, features.alignment[index].tolist(), strict=True))
+                ),
                 extra_evidence=extra,
             )
             results.append(result)
@@ -126,10 +135,14 @@ class TriageEngine:
         return knowledge_probe.apply_probe(row, outcome), [outcome.evidence()]
 
     def _second_opinion(
-        self, model: BaseChatModel, case: FailureCase, row: np.ndarray
+        self,
+        model: BaseChatModel,
+        case: FailureCase,
+        row: np.ndarray,
+        examples: Sequence[tuple[str, str]] = (),
     ) -> tuple[np.ndarray, list[str]]:
         try:
-            opinion = second_opinion.ask(model, case)
+            opinion = second_opinion.ask(model, case, examples=examples)
         except second_opinion.UnparseableOpinionError as exc:
             log.info("second opinion ignored: %s", exc)
             self.stats.add(second_opinion_unparseable=1)
@@ -139,11 +152,20 @@ class TriageEngine:
             self.stats.add(second_opinion_errors=1)
             return row, []
         self.stats.add(second_opinions=1)
+        weight = second_opinion.weight_for(row, opinion)
         note = (
-            f"LLM second opinion: {opinion.subcategory.replace('_', ' ')} "
-            f"(confidence {opinion.confidence:.2f}, weight {second_opinion.SECOND_OPINION_WEIGHT})"
+            f"the LLM reads this as {opinion.subcategory.replace('_', ' ')} "
+            f"(confidence {opinion.confidence:.2f}, weight {weight:.2f}, "
+            f"{len(examples)} labelled examples)"
         )
-        return second_opinion.combine(row, opinion), [note]
+        return second_opinion.combine(row, opinion, weight=weight), [note]
+
+
+def review_policy(manifest: Manifest) -> ReviewPolicy:
+    """The review threshold fitted at training time (the default for older artefacts)."""
+    point = manifest.review.get("operating_point") or {}
+    threshold = point.get("threshold")
+    return ReviewPolicy(threshold=float(threshold)) if threshold is not None else ReviewPolicy()
 
 
 _engines: dict[tuple[str, str], TriageEngine] = {}

@@ -1,4 +1,5 @@
-"""Feature matrix for the learned triage model: signal features + sentence embeddings."""
+"""Feature matrix for the learned triage model: signal features, sentence embeddings and the
+token alignment between fields (`app.triage.alignment`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.cases.schemas import FailureCase
-from app.triage.embedding import EMBEDDING_DIM, Embedder
+from app.triage import alignment
+from app.triage.embedding import Embedder
 from app.triage.signals import SignalReport, compute_signals
 
 # Text fields that can be embedded, each a function of the case.
@@ -60,6 +62,7 @@ class CaseFeatures:
     signal_names: list[str]
     embeddings: dict[str, np.ndarray]  # field -> (n, 384)
     similarities: np.ndarray  # (n, len(SIMILARITY_PAIRS))
+    alignment: np.ndarray  # (n, len(alignment.feature_names()))
 
     def matrix(self, fields: Sequence[str]) -> np.ndarray:
         """[signal features | similarities | embeddings of `fields`]."""
@@ -74,6 +77,7 @@ class CaseFeatures:
             signal_names=self.signal_names,
             embeddings={k: v[index] for k, v in self.embeddings.items()},
             similarities=self.similarities[index],
+            alignment=self.alignment[index],
         )
 
 
@@ -96,13 +100,16 @@ def build_features(
     signal_matrix = np.array(
         [[r.features.get(name, 0.0) for name in names] for r in reports], dtype=np.float32
     ).reshape(len(reports), len(names))
-    needed = list(dict.fromkeys([*fields, *(f for pair in SIMILARITY_PAIRS for f in pair)]))
+    align_fields = [f for pair in alignment.ALIGN_PAIRS for f in pair]
+    similarity_fields = [f for pair in SIMILARITY_PAIRS for f in pair]
+    needed = list(dict.fromkeys([*fields, *similarity_fields, *align_fields]))
     texts: list[str] = []
     for name in needed:
         texts.extend(field_text(case, name) for case in cases)
-    vectors = embedder.encode(texts) if texts else np.zeros((0, EMBEDDING_DIM), np.float32)
+    vectors, token_rows = embedder.encode_with_tokens(texts)
     n = len(cases)
     embeddings = {name: vectors[i * n : (i + 1) * n] for i, name in enumerate(needed)}
+    tokens = {name: token_rows[i * n : (i + 1) * n] for i, name in enumerate(needed)}
     sims = np.zeros((n, len(SIMILARITY_PAIRS)), dtype=np.float32)
     for j, (left, right) in enumerate(SIMILARITY_PAIRS):
         sims[:, j] = np.einsum("ij,ij->i", embeddings[left], embeddings[right])
@@ -112,4 +119,5 @@ def build_features(
         signal_names=names,
         embeddings=embeddings,
         similarities=sims,
+        alignment=alignment.alignment_matrix(tokens, n),
     )

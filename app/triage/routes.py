@@ -28,5 +28,7 @@ async def triage(request: Request, team: CurrentTeam, settings: SettingsDep) -> 
         max_items=settings.max_batch_cases,
         outcome="no case was triaged; fix them and resend",
     )
-    results = await run_in_threadpool(service.triage_cases, [case for case, _ in parsed])
+    results = await run_in_threadpool(
+        lambda: service.triage_cases([case for case, _ in parsed], settings=settings)
+    )
     return TriageResponse(results=results)

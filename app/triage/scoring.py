@@ -29,6 +29,7 @@ class TriageScore(BaseModel):
     labels: list[str]
     needs_review: int
     not_flagged: int
+    not_flagged_category_accuracy: float | None
     not_flagged_subcategory_accuracy: float | None
     not_flagged_fix_accuracy: float | None
 
@@ -62,7 +63,7 @@ def score_results(*, labels: Sequence[CaseLabel], results: Sequence[TriageResult
         f1_score(
             true_sub,
             pred_sub,
-            labels=[s for s in present if s in true_sub],
+            labels=present,  # true or predicted: predicting a class that never occurs costs
             average="macro",
             zero_division=0,
         )
@@ -82,6 +83,9 @@ def score_results(*, labels: Sequence[CaseLabel], results: Sequence[TriageResult
         labels=list(SUBCATEGORIES),
         needs_review=sum(r.needs_review for r in results),
         not_flagged=len(clear),
+        not_flagged_category_accuracy=(
+            _accuracy([(lab.category, r.category) for lab, r in clear]) if clear else None
+        ),
         not_flagged_subcategory_accuracy=(
             _accuracy([(lab.subcategory, r.subcategory) for lab, r in clear]) if clear else None
         ),

@@ -1,14 +1,17 @@
-"""An optional second opinion from an LLM, mixed with the offline probabilities.
+"""An LLM's reading of a case, combined with the offline probabilities by confidence.
 
 The LLM is any langchain `BaseChatModel` (e.g. `chat_model(base_url=..., api_key=..., model=...)`
-builds a `ChatOpenAI`). It must answer a JSON object `{"subcategory": ..., "confidence": ...}`.
+builds a `ChatOpenAI`; the service builds one from `RUNG_LLM_*`). It reads the label guide, a few
+labelled training cases nearest to this one (`app.triage.neighbours`, at most two per label so
+the borders show), then the case, and must answer one JSON object
+`{"subcategory": ..., "confidence": ...}`.
 
-Weighting: the LLM's answer becomes a distribution with `confidence` on its subcategory and the
-rest spread evenly over the other seven; the final probabilities are
-`(1 - SECOND_OPINION_WEIGHT) * offline + SECOND_OPINION_WEIGHT * llm` (weight 0.3), so a
-confident LLM can tip a close call but cannot overrule a clear offline decision alone.
-An answer that does not parse, names an unknown subcategory or lacks a confidence in [0, 1] is
-ignored (the offline result stands) and counted; nothing is ever defaulted.
+Combination: the LLM's answer becomes a distribution with `confidence` on its subcategory and the
+rest spread evenly over the other seven, mixed in with weight
+`w = MAX_WEIGHT * c_llm / max(c_llm, c_offline)`: half and half when the LLM is at least as sure
+as the offline model, less as it is less sure. An answer that does not parse, names an unknown
+subcategory or lacks a confidence in [0, 1] is ignored (the offline result stands) and counted;
+nothing is ever defaulted.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +30,8 @@ from app.cases.schemas import SUBCATEGORIES, FailureCase
 
 log = logging.getLogger(__name__)
 
-SECOND_OPINION_WEIGHT = 0.3
+MAX_WEIGHT = 0.5
+SECOND_OPINION_WEIGHT = MAX_WEIGHT  # the name older callers use
 _MAX_FIELD = 1_500
 
 SYSTEM_PROMPT = """You triage failures of LLM applications. Pick exactly one subcategory:
@@ -107,17 +112,34 @@ def parse_opinion(text: str) -> Opinion:
     return Opinion(subcategory=subcategory, confidence=float(confidence))
 
 
-def ask(model: BaseChatModel, case: FailureCase) -> Opinion:
-    """One second opinion; raises `UnparseableOpinionError` for an unusable answer."""
-    message = model.invoke([SystemMessage(SYSTEM_PROMPT), HumanMessage(case_prompt(case))])
+def examples_prompt(examples: Sequence[tuple[str, str]]) -> str:
+    """Labelled cases shown before the case to triage."""
+    if not examples:
+        return ""
+    lines = ["Labelled examples of similar cases:"]
+    lines.extend(f"{text}\n=> {label}" for text, label in examples)
+    return "\n\n".join(lines) + "\n\nNow the case to triage:\n"
+
+
+def ask(
+    model: BaseChatModel, case: FailureCase, *, examples: Sequence[tuple[str, str]] = ()
+) -> Opinion:
+    """One opinion; raises `UnparseableOpinionError` for an unusable answer."""
+    prompt = examples_prompt(examples) + case_prompt(case)
+    message = model.invoke([SystemMessage(SYSTEM_PROMPT), HumanMessage(prompt)])
     content = message.content if isinstance(message.content, str) else str(message.content)
     return parse_opinion(content)
 
 
-def combine(
-    probs: np.ndarray, opinion: Opinion, *, weight: float = SECOND_OPINION_WEIGHT
-) -> np.ndarray:
-    """Mix one row of offline probabilities with the LLM's opinion."""
+def weight_for(probs: np.ndarray, opinion: Opinion) -> float:
+    """How much the LLM's answer counts against this row of offline probabilities."""
+    offline = float(np.max(probs))
+    return MAX_WEIGHT * opinion.confidence / max(opinion.confidence, offline, 1e-9)
+
+
+def combine(probs: np.ndarray, opinion: Opinion, *, weight: float | None = None) -> np.ndarray:
+    """Mix one row of offline probabilities with the LLM's opinion, by confidence."""
+    weight = weight_for(probs, opinion) if weight is None else weight
     llm = np.full(len(SUBCATEGORIES), (1.0 - opinion.confidence) / (len(SUBCATEGORIES) - 1))
     llm[SUBCATEGORIES.index(opinion.subcategory)] = opinion.confidence
     mixed = (1.0 - weight) * probs + weight * llm

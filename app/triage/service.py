@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from langchain_core.language_models import BaseChatModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.cases import service as cases
 from app.cases.models import Case
 from app.cases.schemas import FailureCase
+from app.config import Settings
 from app.triage.result import TriageResult
 
 
@@ -20,8 +22,24 @@ def _engine():  # type: ignore[no-untyped-def]
     return load_engine()
 
 
-def triage_cases(items: Sequence[FailureCase]) -> list[TriageResult]:
-    return _engine().triage(list(items))
+def llm_reader(settings: Settings | None) -> BaseChatModel | None:
+    """The LLM that reads every case beside the offline model, when `RUNG_LLM_*` names one."""
+    if settings is None or not (settings.llm_base_url and settings.llm_model):
+        return None
+    from app.triage.second_opinion import chat_model
+
+    return chat_model(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key or "unused",
+        model=settings.llm_model,
+    )
+
+
+def triage_cases(
+    items: Sequence[FailureCase], *, settings: Settings | None = None
+) -> list[TriageResult]:
+    """Triage `items`; with an LLM configured in `settings` it reads each case too."""
+    return _engine().triage(list(items), second_opinion=llm_reader(settings))
 
 
 def triage_rows(rows: Sequence[Case]) -> None:

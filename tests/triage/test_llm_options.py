@@ -43,22 +43,50 @@ def test_parse_finds_json_inside_prose() -> None:
     assert opinion == second_opinion.Opinion("format", 0.7)
 
 
-def test_combine_uses_the_documented_weight() -> None:
+def test_combine_weighs_the_llm_by_its_confidence() -> None:
     probs = np.full(8, 1 / 8)
     mixed = second_opinion.combine(probs, second_opinion.Opinion("style", 1.0))
     style = SUBCATEGORIES.index("style")
-    assert mixed[style] == pytest.approx(0.7 / 8 + 0.3)
+    assert mixed[style] == pytest.approx(0.5 / 8 + 0.5)  # as sure as can be: half and half
     assert mixed.sum() == pytest.approx(1.0)
+    sure = np.full(8, 0.1 / 7)
+    sure[0] = 0.9
+    assert second_opinion.weight_for(sure, second_opinion.Opinion("style", 0.45)) == (
+        pytest.approx(0.25)  # half as sure as the offline model: half the weight
+    )
 
 
-def test_second_opinion_tips_a_close_call_but_not_a_clear_one(engine: TriageEngine) -> None:
+class RecordingChatModel(FakeListChatModel):
+    """A scripted chat model that keeps the prompts it was sent."""
+
+    prompts: list[str] = []
+
+    def _call(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
+        self.prompts.append("\n".join(str(m.content) for m in messages))
+        return super()._call(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+
+def test_the_llm_reads_the_label_guide_and_labelled_neighbours(engine: TriageEngine) -> None:
+    assert engine.classifier.neighbours is not None, "the shipped artefact keeps its examples"
+    model = RecordingChatModel(responses=[_answer("grounding", 0.8)], prompts=[])
+    result = engine.triage([CASES["grounding"]], second_opinion=model)[0]
+    (prompt,) = model.prompts
+    assert "grounding: the supplied context held the answer" in prompt  # the label guide
+    assert prompt.count("\n=> ") == 4  # four labelled examples
+    examples = [line for line in prompt.splitlines() if line.startswith("=> ")]
+    assert max(examples.count(e) for e in examples) <= 2  # at most two of one label
+    assert prompt.rstrip().endswith(CASES["grounding"].source or "") or "Model output" in prompt
+    assert any("the LLM reads this as grounding" in e for e in result.evidence)
+
+
+def test_an_unsure_llm_moves_but_does_not_overrule_a_clear_case(engine: TriageEngine) -> None:
     clear = CASES["format"]
     offline = engine.triage([clear])[0]
-    model = FakeListChatModel(responses=[_answer("style", 0.95)])
+    model = FakeListChatModel(responses=[_answer("style", 0.4)])
     with_llm = engine.triage([clear], second_opinion=model)[0]
     assert with_llm.subcategory == offline.subcategory == "format"
     assert with_llm.probabilities["style"] > offline.probabilities["style"]
-    assert any("LLM second opinion: style" in e for e in with_llm.evidence)
+    assert any("the LLM reads this as style" in e for e in with_llm.evidence)
 
     vague = FailureCase(
         input="can you help with my order", output="Sure, what is the order number?"
@@ -79,7 +107,7 @@ def test_unparseable_second_opinion_is_ignored_and_counted(engine: TriageEngine)
     result = engine.triage([case], second_opinion=model)[0]
     assert engine.stats.second_opinion_unparseable == before + 1
     assert result.probabilities == offline.probabilities
-    assert not any("second opinion" in e for e in result.evidence)
+    assert not any("the LLM reads" in e for e in result.evidence)
 
 
 def test_probe_targets_skip_facts_given_in_the_input() -> None:
