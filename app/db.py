@@ -168,6 +168,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if "poolclass" not in kwargs:  # connections are cheap; a reader never waits for one
+            kwargs.update(pool_size=32, max_overflow=96, pool_timeout=15)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         _sqlite_events(engine, url)
         return engine

@@ -30,7 +30,7 @@ from app.projects.routes import router as projects_router
 from app.registry.routes import router as registry_router
 from app.triage.routes import router as triage_router
 from app.workers.polling import start_embedded_worker
-from app.workers.triage_worker import start_triage_worker
+from app.workers.triage_worker import start_triage_process
 
 
 class SchemaBehindError(RuntimeError):
@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
             80, settings.sqlite_max_queued_writes + 40
         )
         worker = start_embedded_worker(settings)  # None when RUNG_BROKER_URL is set
-        triager = None if settings.broker_url else start_triage_worker(settings)
+        triager = None if settings.broker_url else start_triage_process(settings)
         try:
             yield
         finally:

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Query, status
 
 from app.cases import service
 from app.cases.schemas import CaseBatchCreated, CasePage, CaseRead, Subcategory
@@ -22,14 +21,16 @@ router = APIRouter(prefix="/v1/projects/{project}/cases", tags=["cases"])
     openapi_extra=BATCH_BODY_SCHEMA,
 )
 @idempotent
-async def create_cases(
-    request: Request, project: ProjectDep, session: SessionDep, settings: SettingsDep
+def create_cases(
+    items: Annotated[Any, Depends(read_case_batch)],
+    project: ProjectDep,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> CaseBatchCreated:
     """Store a batch of up to `RUNG_MAX_BATCH_CASES` cases, all or nothing. The 201 is sent once
     they are committed; each is `triage_state: pending` until the worker has triaged it."""
-    items = await read_case_batch(request)
     parsed = parse_batch(items, max_items=settings.max_batch_cases)
-    rows = await run_in_threadpool(service.store_cases, session, project=project, parsed=parsed)
+    rows = service.store_cases(session, project=project, parsed=parsed)
     triage_worker.wake()  # the commit follows at once; the worker looks again when idle
     return CaseBatchCreated(created=len(rows), ids=[r.id for r in rows])
 

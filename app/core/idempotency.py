@@ -56,7 +56,7 @@ class IdempotencyRecord(Base):
 
 @dataclass(frozen=True)
 class KeyedRequest:
-    key: str
+    key: str  # "" when the request has no Idempotency-Key
     team_id: str
     method: str
     path: str
@@ -96,10 +96,10 @@ async def keyed_request(
             "returns the first answer and stores nothing new",
         ),
     ] = None,
-) -> KeyedRequest | None:
+) -> KeyedRequest:
     """The request's key and fingerprint (the body is read once; FastAPI keeps it)."""
     if idempotency_key is None:
-        return None
+        return _keyed(request, None, None, team.id, session)
     body = await request.body()
     return _keyed(request, idempotency_key, body, team.id, session)
 
@@ -116,15 +116,13 @@ async def keyed_stream(
             "content's hash in the answer stands for it",
         ),
     ] = None,
-) -> KeyedRequest | None:
+) -> KeyedRequest:
     """For streamed uploads: the body is not read here; the route's answer fingerprints it."""
-    if idempotency_key is None:
-        return None
     return _keyed(request, idempotency_key, None, team.id, session)
 
 
 def _keyed(
-    request: Request, key: str, body: bytes | None, team_id: str, session: Session
+    request: Request, key: str | None, body: bytes | None, team_id: str, session: Session
 ) -> KeyedRequest:
     method, path = request.method, request.url.path
     fingerprint = (
@@ -134,7 +132,7 @@ def _keyed(
     )
     route = request.scope.get("route")
     return KeyedRequest(
-        key=_check_key(key),
+        key=_check_key(key) if key is not None else "",
         team_id=team_id,
         method=method,
         path=path,
@@ -270,7 +268,7 @@ def idempotent(
     extra = inspect.Parameter(
         "idempotency_request",
         inspect.Parameter.KEYWORD_ONLY,
-        annotation=Annotated[KeyedRequest | None, Depends(dependency)],
+        annotation=Annotated[KeyedRequest, Depends(dependency)],
     )
     wrapped_signature = signature.replace(parameters=[*signature.parameters.values(), extra])
 
@@ -278,8 +276,8 @@ def idempotent(
 
         @functools.wraps(func)
         async def run_async(*args: Any, **kwargs: Any) -> Any:
-            keyed: KeyedRequest | None = kwargs.pop("idempotency_request")
-            if keyed is None:
+            keyed: KeyedRequest = kwargs.pop("idempotency_request")
+            if not keyed.key:
                 return await func(*args, **kwargs)
             claim = await run_in_threadpool(_claim, keyed)
             if isinstance(claim, Response):
@@ -292,14 +290,20 @@ def idempotent(
 
         @functools.wraps(func)
         def run_sync(*args: Any, **kwargs: Any) -> Any:
-            keyed: KeyedRequest | None = kwargs.pop("idempotency_request")
-            if keyed is None:
-                return func(*args, **kwargs)
+            keyed: KeyedRequest = kwargs.pop("idempotency_request")
+            if not keyed.key:
+                answer = func(*args, **kwargs)
+                keyed.session.commit()
+                return answer
             claim = _claim(keyed)
             if isinstance(claim, Response):
                 return claim
             result = func(*args, **kwargs)
-            return _finish(claim, keyed, result, stream_fingerprint)
+            answer = _finish(claim, keyed, result, stream_fingerprint)
+            # Commit here, in the thread that wrote: on SQLite the writer is then held for one
+            # thread hop only (the session dependency's commit finds nothing left to do).
+            keyed.session.commit()
+            return answer
 
         wrapper = run_sync
     wrapper.__signature__ = wrapped_signature

@@ -11,7 +11,7 @@ import threading
 import time
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.core.errors import AuthError, ConflictError, InvalidInputError, NotFoundError
 from app.db import session_scope, utcnow
@@ -79,7 +79,9 @@ def authenticate(session: Session, *, key: str | None) -> ApiKey:
     """The live key record for a bearer key; AuthError when missing, unknown or revoked."""
     if not key:
         raise AuthError("missing API key: send 'Authorization: Bearer <key>' (`rung teams create`)")
-    record = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+    record = session.scalar(
+        select(ApiKey).options(joinedload(ApiKey.team)).where(ApiKey.key_hash == hash_key(key))
+    )
     if record is None:
         raise AuthError("unknown API key")
     if record.revoked_at is not None:

@@ -100,6 +100,9 @@ def _start_reaper(**_: Any) -> None:
         stop=threading.Event(),
     )
     _reaper.start()
+    from app.workers.triage_worker import start_triage_worker
+
+    start_triage_worker(settings)  # triage of stored cases (daemon thread; off: None)
 
 
 @worker_shutdown.connect

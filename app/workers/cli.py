@@ -80,7 +80,12 @@ def _poll_forever(queues: list[str]) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    from app.workers.triage_worker import start_triage_worker
+
     polling.start()
+    triager = start_triage_worker(get_settings())  # triage of stored cases; off: None
     stopped.wait()
     console.print("Stopping: a running job stops at its next step and is re-queued.")
     polling.stop()
+    if triager is not None:
+        triager.stop()

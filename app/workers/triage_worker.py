@@ -6,17 +6,23 @@ every `REFRESH_WHILE_PENDING_S` while a project still has pending cases) and sto
 `GET .../recommendation` and `.../report` read one row. Every `SWEEP_S` it also refreshes
 projects whose datasets, jobs, evals or deleted cases changed what the advice depends on.
 
-It runs as a thread: inside `rung serve` (no broker), and in every `rung worker` / Celery worker
-process, when RUNG_TRIAGE_ON_INGEST is on. Several may run against one database: writes are
-conditional on the case still being untriaged by this engine, so a case is never triaged twice
-into different states, and recomputing a recommendation twice is harmless.
+`rung serve` (no broker) runs it in a child process (`start_triage_process`), so that the
+engine's CPU work never holds the server's GIL; `rung worker` and Celery workers run it as a
+thread (`start_triage_worker`). Both only when RUNG_TRIAGE_ON_INGEST is on. Several may run
+against one database: writes are conditional on the case still being untriaged by this engine,
+so a case is never triaged twice into different states, and recomputing a recommendation twice
+is harmless.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import multiprocessing
+import os
 import threading
 import time
+from multiprocessing.synchronize import Event as ProcessEvent
 
 from sqlalchemy import or_, select, update
 
@@ -33,15 +39,18 @@ logger = logging.getLogger(__name__)
 
 BATCH = 64
 IDLE_WAIT_S = 1.0
-REFRESH_WHILE_PENDING_S = 5.0
+REFRESH_WHILE_PENDING_S = 5.0  # at least; and at least 10x the last refresh's duration
 SWEEP_S = 10.0
 
 _wake = threading.Event()
+_process_wake: ProcessEvent | None = None
 
 
 def wake() -> None:
     """New cases are stored: look now instead of at the next poll."""
     _wake.set()
+    if _process_wake is not None:
+        _process_wake.set()
 
 
 def triage_batch(settings: Settings, *, batch: int = BATCH) -> dict[str, int]:
@@ -53,7 +62,8 @@ def triage_batch(settings: Settings, *, batch: int = BATCH) -> dict[str, int]:
             return {}
         rows = list(session.scalars(select(Case).where(Case.id.in_(ids))))
         items = [(r.id, r.project_id, r.triage_version, cases.to_failure_case(r)) for r in rows]
-    results = triage.triage_cases([item for *_, item in items])  # CPU; no transaction open
+    # CPU (and the LLM, if configured); no transaction open
+    results = triage.triage_cases([item for *_, item in items], settings=settings)
     done: dict[str, int] = {}
     with session_scope(url, write=True) as session:
         for (case_id, project_id, seen_version, _), result in zip(items, results, strict=True):
@@ -107,16 +117,20 @@ def has_pending(settings: Settings, project_id: str) -> bool:
 
 
 class TriageWorker(threading.Thread):
-    def __init__(self, *, settings: Settings, wake_event: threading.Event | None = None) -> None:
+    def __init__(
+        self, *, settings: Settings, wake_event: threading.Event | ProcessEvent | None = None
+    ) -> None:
         super().__init__(name="rung-triage", daemon=True)
         self.settings = settings
         self.wake = wake_event or _wake
         self.shutdown = threading.Event()
         self._refreshed: dict[str, float] = {}
+        self._refresh_cost: dict[str, float] = {}
         self._dirty: set[str] = set()
         self._next_sweep = 0.0
 
     def run(self) -> None:
+        _lower_priority()
         while not self.shutdown.is_set():
             busy = False
             try:
@@ -134,10 +148,13 @@ class TriageWorker(threading.Thread):
         now = time.monotonic()
         for project_id in sorted(self._dirty):
             pending = bool(done) and has_pending(self.settings, project_id)
-            if pending and now - self._refreshed.get(project_id, 0.0) < REFRESH_WHILE_PENDING_S:
-                continue
+            wait = max(REFRESH_WHILE_PENDING_S, 10 * self._refresh_cost.get(project_id, 0.0))
+            if pending and now - self._refreshed.get(project_id, 0.0) < wait:
+                continue  # more cases are coming: recompute less often than once per batch
+            start = time.monotonic()
             refresh(self.settings, project_id)
             self._refreshed[project_id] = time.monotonic()
+            self._refresh_cost[project_id] = self._refreshed[project_id] - start
             self._dirty.discard(project_id)
         if not done and now >= self._next_sweep:
             for project_id in stale_projects(self.settings):
@@ -149,6 +166,54 @@ class TriageWorker(threading.Thread):
         self.shutdown.set()
         self.wake.set()
         self.join(timeout=timeout)
+
+
+def _lower_priority() -> None:
+    """Linux nice is per thread: requests go first (threads torch starts from here inherit it)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+
+
+class TriageProcess:
+    """The worker in a child process of `rung serve`; stopped with the server."""
+
+    def __init__(self, settings: Settings) -> None:
+        global _process_wake
+        context = multiprocessing.get_context("spawn")
+        self.wake = context.Event()
+        self.stop_event = context.Event()
+        self.process = context.Process(
+            target=_process_main,
+            args=(settings, self.wake, self.stop_event),
+            name="rung-triage",
+            daemon=True,
+        )
+        self.process.start()
+        _process_wake = self.wake
+
+    def stop(self, timeout: float = 30) -> None:
+        global _process_wake
+        _process_wake = None
+        self.stop_event.set()
+        self.wake.set()
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+
+
+def _process_main(settings: Settings, wake_event: ProcessEvent, stop: ProcessEvent) -> None:
+    worker = TriageWorker(settings=settings, wake_event=wake_event)
+    worker.start()
+    stop.wait()
+    worker.stop()
+
+
+def start_triage_process(settings: Settings) -> TriageProcess | None:
+    """`rung serve`'s triage worker, in a child process; None when RUNG_TRIAGE_ON_INGEST is off."""
+    if not settings.triage_on_ingest:
+        return None
+    return TriageProcess(settings)
 
 
 def start_triage_worker(settings: Settings) -> TriageWorker | None:

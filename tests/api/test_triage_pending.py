@@ -32,7 +32,7 @@ def manual_worker(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Settings, TriageWorker]]:
     """The app with triage on the worker, whose passes the test runs one at a time."""
-    monkeypatch.setattr("app.main.start_triage_worker", lambda _settings: None)
+    monkeypatch.setattr("app.main.start_triage_process", lambda _settings: None)
     on = settings.model_copy(update={"triage_on_ingest": True, "embedded_worker": False})
     yield on, TriageWorker(settings=on)
 
