@@ -113,7 +113,8 @@ class TriageEngine:
                 policy=self.policy,
                 comparisons=alignment.describe(
                     dict(zip(align_names, features.alignment[index].tolist(), strict=True))
-                ),
+                )
+                or [_fields_given(case)],
                 extra_evidence=extra,
             )
             results.append(result)
@@ -159,6 +160,23 @@ class TriageEngine:
             f"{len(examples)} labelled examples)"
         )
         return second_opinion.combine(row, opinion, weight=weight), [note]
+
+
+def _fields_given(case: FailureCase) -> str:
+    """A checkable line for a case with nothing to compare: which fields were reported."""
+    given = [
+        name
+        for name, value in (
+            ("feedback", case.feedback),
+            ("expected answer", case.expected),
+            ("context", case.context),
+            ("source", case.source),
+        )
+        if value
+    ]
+    return "reported: input and output" + (
+        f", {', '.join(given)}" if given else " only (no expected answer, context or feedback)"
+    )
 
 
 def review_policy(manifest: Manifest) -> ReviewPolicy:

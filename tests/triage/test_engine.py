@@ -80,3 +80,21 @@ def test_the_shipped_model_draws_on_the_embeddings(engine: TriageEngine) -> None
     embedded = design[:, clf.n_dense :] @ coef[:, clf.n_dense :].T
     ratio = float(embedded.std(axis=0).mean() / dense.std(axis=0).mean())
     assert ratio > 0.2, f"embedding logits spread only {ratio:.2f}x the signal logits"
+
+
+def test_the_models_reading_is_never_the_only_evidence(engine: TriageEngine) -> None:
+    bare = FailureCase(input="can you help with my order", output="Sure, what is the number?")
+    results = engine.triage([*CASES.values(), bare])
+    for result in results:
+        model_lines = [e for e in result.evidence if e.startswith("the model reads this as")]
+        assert model_lines == [
+            f"the model reads this as {result.subcategory.replace('_', ' ')} "
+            f"(p={result.confidence:.2f})"
+        ]
+        checkable = [
+            e
+            for e in result.evidence
+            if not e.startswith(("the model reads", "knowledge problem", "review:"))
+        ]
+        assert checkable, result.evidence
+    assert any("reported: input and output only" in e for e in results[-1].evidence)
