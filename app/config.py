@@ -54,7 +54,10 @@ class Settings(BaseSettings):
         default=True, description="run jobs in-process inside `rung serve` when no broker is set"
     )
     triage_on_ingest: bool = Field(
-        default=True, description="triage stored cases as they arrive (else on first read)"
+        default=True,
+        description="a worker triages stored cases as they arrive and stores the recommendation; "
+        "false: no worker triages, cases stay pending and every recommendation read triages "
+        "them itself (slow; for tests)",
     )
     # Optional LLM second opinion / judge (any OpenAI-compatible endpoint).
     llm_base_url: str | None = None

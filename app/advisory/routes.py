@@ -48,9 +48,11 @@ def get_recommendation(
 ) -> dict[str, Any]:
     """The project's recommendation: verdict, ordered plan on the ladder, warnings, costs.
     It covers the cases triaged so far; the `X-Rung-Cases-Pending` header counts the others."""
-    rec = service.recommendation(session, project=project, settings=settings, sizing=sizing)
+    payload = service.recommendation_json(
+        session, project=project, settings=settings, sizing=sizing
+    )
     response.headers[PENDING_HEADER] = str(stored.pending_count(session, project=project))
-    return rec.model_dump(mode="json")
+    return payload
 
 
 @router.get("/report", response_class=HTMLResponse)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -169,6 +170,21 @@ def recommendation(
         results=triage.triaged_now(rows),
         context=context,
     )
+
+
+def recommendation_json(
+    session: Session, *, project: Project, settings: Settings, sizing: Sizing = Sizing()
+) -> dict[str, Any]:
+    """`recommendation` as JSON; the stored one goes out as stored, without a round trip
+    through the model."""
+    if settings.triage_on_ingest:
+        context = project_context(session, project=project, settings=settings, sizing=sizing)
+        saved = stored.load_json(session, project=project, context=context)
+        if saved is not None:
+            return saved
+        return compute(session, project=project, context=context).model_dump(mode="json")
+    rec = recommendation(session, project=project, settings=settings, sizing=sizing)
+    return rec.model_dump(mode="json")
 
 
 def compute(session: Session, *, project: Project, context: ProjectContext) -> Recommendation:

@@ -43,12 +43,20 @@ def pending_count(session: Session, *, project: Project) -> int:
     return int(session.scalar(stmt) or 0)
 
 
-def load(session: Session, *, project: Project, context: ProjectContext) -> Recommendation | None:
-    """The stored recommendation if it was computed for this context, else None."""
+def load_json(
+    session: Session, *, project: Project, context: ProjectContext
+) -> dict[str, Any] | None:
+    """The stored recommendation (as stored, JSON) if computed for this context, else None."""
     row = session.get(StoredRecommendation, project.id)
     if row is None or row.context_sha256 != context_key(context):
         return None
-    return Recommendation.model_validate(row.recommendation)
+    return row.recommendation
+
+
+def load(session: Session, *, project: Project, context: ProjectContext) -> Recommendation | None:
+    """The stored recommendation if it was computed for this context, else None."""
+    payload = load_json(session, project=project, context=context)
+    return None if payload is None else Recommendation.model_validate(payload)
 
 
 def save(

@@ -15,7 +15,7 @@ class Case(Base):
     __tablename__ = "cases"
     __table_args__ = (
         Index("ix_cases_project_created", "project_id", "created_at", "id"),
-        Index("ix_cases_triage_version", "triage_version"),
+        Index("ix_cases_triage_version", "triage_version", "project_id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True, default=lambda: new_id("cas"))

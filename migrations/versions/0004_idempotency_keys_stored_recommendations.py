@@ -55,7 +55,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("project_id", name=op.f("pk_project_recommendations")),
     )
     with op.batch_alter_table("cases", schema=None) as batch_op:
-        batch_op.create_index("ix_cases_triage_version", ["triage_version"], unique=False)
+        batch_op.create_index(
+            "ix_cases_triage_version", ["triage_version", "project_id"], unique=False
+        )
 
 
 def downgrade() -> None:
