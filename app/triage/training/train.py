@@ -355,6 +355,84 @@ def held_out_files(exclude: Sequence[Path] = ()) -> list[Path]:
     return [p for p in (DEV_SET, SEALED_SET, *exclude) if p.exists()]
 
 
+def _figures(probs: np.ndarray, cases: Sequence[LabelledCase]) -> dict[str, float]:
+    """Rounded CV figures (and their mean) of `probs` against the cases' labels."""
+    return {k: round(v, 4) for k, v in _with_mean(_scores(probs, cases)).items()}
+
+
+def _review(
+    *, config: ModelConfig, by_writer: OutOfFold, labels: Sequence[str], fitted_on: str
+) -> dict[str, Any]:
+    """Calibration figures and the needs_review operating point, from out-of-fold cases."""
+    probs = by_writer.mix(config)
+    curve = calibration.risk_coverage(probs, labels)
+    uncalibrated = by_writer.mix(replace(config, temperature=1.0))
+    return {
+        "fitted_on": fitted_on,
+        "temperature": config.temperature,
+        "ece_before": round(calibration.expected_calibration_error(uncalibrated, labels), 4),
+        "ece_after": round(calibration.expected_calibration_error(probs, labels), 4),
+        "operating_point": calibration.choose_threshold(curve),
+        "target": {
+            "category_accuracy": calibration.TARGET_CATEGORY_ACCURACY,
+            "max_flagged": calibration.MAX_FLAGGED,
+        },
+        "curve": curve,
+    }
+
+
+def _choose_and_calibrate(
+    *,
+    config: ModelConfig,
+    features: CaseFeatures,
+    training: TrainingSet,
+    folds: int,
+    by_writers: bool,
+    progress: ProgressFn | None,
+) -> tuple[ModelConfig, dict[str, Any], dict[str, Any]]:
+    """Cross-validate grouped by app (and by writer), choose the mix, fit the temperature and
+    the review threshold; returns the config, the CV figures and the review record."""
+    labels = [c.label.subcategory for c in training.cases]
+    by_app = out_of_fold(
+        config=config, features=features, training=training, folds=folds, progress=progress
+    )
+    by_writer = by_app
+    if by_writers:
+        by_writer = out_of_fold(
+            config=config, features=features, training=training, by_author=True, progress=progress
+        )
+    config, mix_trials = choose_mix(
+        base=replace(config, temperature=1.0), by_app=by_app, by_writer=by_writer, training=training
+    )
+    config = replace(config, temperature=calibration.fit_temperature(by_writer.mix(config), labels))
+    cv: dict[str, Any] = {
+        "folds": folds,
+        "grouping": "metadata.app",
+        **_figures(by_app.mix(config), training.cases),
+    }
+    if by_writers:
+        writer_probs = by_writer.mix(config)
+        cv["leave_one_author_out"] = {
+            "authors": sorted(set(training.authors)),
+            **_figures(writer_probs, training.cases),
+        }
+        real = [i for i, o in enumerate(training.origins) if o.startswith("real_")]
+        if real:
+            cv["real_reports_by_writer_fold"] = {
+                "cases": len(real),
+                **_figures(writer_probs[real], [training.cases[i] for i in real]),
+            }
+    cv["mix"] = mix_trials[:5]
+    fitted_on = "writer" if by_writers else "app"
+    review = _review(
+        config=config,
+        by_writer=by_writer,
+        labels=labels,
+        fitted_on=f"{fitted_on}-grouped out-of-fold probabilities",
+    )
+    return config, cv, review
+
+
 def train(
     *,
     cases_dir: Path = DEFAULT_CASES_DIR,
@@ -387,86 +465,24 @@ def train(
         progress("features", 1, 1)
     labels = [c.label.subcategory for c in training.cases]
     folds = min(5, min(counts.values()), len(set(training.groups)))
-    n_authors = len(set(training.authors)) if _writer_folds_fit(training) else 1
     cv: dict[str, Any] = {"folds": 0, "grouping": "metadata.app"}
     review: dict[str, Any] = {}
     if folds >= 2:
+        search_trials: list[dict[str, Any]] = []
         if search:
-            config, _, trials = search_config(
+            config, _, search_trials = search_config(
                 features=features, training=training, base=config, folds=folds
             )
-            cv["search"] = sorted(trials, key=lambda t: -t["mean"])[:5]
-        by_app = out_of_fold(
-            config=config, features=features, training=training, folds=folds, progress=progress
-        )
-        by_writer = by_app
-        if n_authors >= 2:
-            by_writer = out_of_fold(
-                config=config,
-                features=features,
-                training=training,
-                by_author=True,
-                progress=progress,
-            )
-        config, mix_trials = choose_mix(
-            base=replace(config, temperature=1.0),
-            by_app=by_app,
-            by_writer=by_writer,
+        config, cv, review = _choose_and_calibrate(
+            config=config,
+            features=features,
             training=training,
-        )
-        temperature = calibration.fit_temperature(by_writer.mix(config), labels)
-        config = replace(config, temperature=temperature)
-        cv.update(
             folds=folds,
-            **{
-                k: round(v, 4)
-                for k, v in _with_mean(_scores(by_app.mix(config), training.cases)).items()
-            },
+            by_writers=_writer_folds_fit(training),
+            progress=progress,
         )
-        if n_authors >= 2:
-            writer_probs = by_writer.mix(config)
-            cv["leave_one_author_out"] = {
-                "authors": sorted(set(training.authors)),
-                **{
-                    k: round(v, 4)
-                    for k, v in _with_mean(_scores(writer_probs, training.cases)).items()
-                },
-            }
-            real = [i for i, o in enumerate(training.origins) if o.startswith("real_")]
-            if real:
-                cv["real_reports_by_writer_fold"] = {
-                    "cases": len(real),
-                    **{
-                        k: round(v, 4)
-                        for k, v in _with_mean(
-                            _scores(writer_probs[real], [training.cases[i] for i in real])
-                        ).items()
-                    },
-                }
-        cv["mix"] = mix_trials[:5]
-        calibration_probs = by_writer.mix(config)
-        curve = calibration.risk_coverage(calibration_probs, labels)
-        review = {
-            "fitted_on": "writer-grouped out-of-fold probabilities"
-            if n_authors >= 2
-            else "app-grouped out-of-fold probabilities",
-            "temperature": temperature,
-            "ece_before": round(
-                calibration.expected_calibration_error(
-                    by_writer.mix(replace(config, temperature=1.0)), labels
-                ),
-                4,
-            ),
-            "ece_after": round(
-                calibration.expected_calibration_error(calibration_probs, labels), 4
-            ),
-            "operating_point": calibration.choose_threshold(curve),
-            "target": {
-                "category_accuracy": calibration.TARGET_CATEGORY_ACCURACY,
-                "max_flagged": calibration.MAX_FLAGGED,
-            },
-            "curve": curve,
-        }
+        if search_trials:
+            cv["search"] = sorted(search_trials, key=lambda t: -t["mean"])[:5]
     if progress is not None:
         progress("final fit", 0, 1)
     classifier = TriageClassifier(config=config).fit(features, labels)
