@@ -233,6 +233,8 @@ def _finish(
 ) -> Any:
     session = keyed.session
     status, media_type, text = _encode(result, keyed.status_code)
+    if status >= 300:
+        return result  # not an answer to remember; the claim stays, to be run again
     if stream_fingerprint is not None:
         fingerprint = _digest(
             keyed.method.encode(),
@@ -245,8 +247,6 @@ def _finish(
                 raise _mismatch(keyed)
             return _replay(record)
         record.request_sha256 = fingerprint
-    if status >= 300:
-        return result  # not an answer to remember; the claim stays with the commit
     record.status_code, record.media_type, record.response = status, media_type, text
     session.flush()
     return result
@@ -257,10 +257,10 @@ def idempotent(
     *,
     stream_fingerprint: Callable[[Any], str] | None = None,
 ) -> Any:
-    """Make a POST route honour `Idempotency-Key`. The route must take `session: SessionDep` and
-    authenticate its team (ProjectDep or CurrentTeam). `stream_fingerprint(answer_json)`: for a
-    streamed body the route always runs (it must be content-addressed) and this picks from the
-    answer what stands for the body."""
+    """Make a POST route honour `Idempotency-Key` (scoped to the authenticated team). A sync
+    route's transaction is committed here, in the thread that wrote. `stream_fingerprint(answer)`:
+    for a streamed body the route always runs (it must be content-addressed) and this picks from
+    the JSON answer what stands for the body."""
     if func is None:
         return functools.partial(idempotent, stream_fingerprint=stream_fingerprint)
     dependency = keyed_stream if stream_fingerprint is not None else keyed_request

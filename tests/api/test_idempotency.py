@@ -101,8 +101,17 @@ def test_dataset_push_retry_answers_as_the_first_push(api: httpx.Client) -> None
     body = "".join(json.dumps(r) + "\n" for r in rows).encode()
     params = {"filename": "d.jsonl"}
     headers = {"Content-Type": "application/x-ndjson"}
-    first, _ = _retried(api, f"{P}/datasets", content=body, params=params, headers=headers)
+    # a refused push is not remembered: the same key then carries the good file
+    fixed_key = uuid.uuid4().hex
+    bad = _post(api, f"{P}/datasets", fixed_key, content=b'{"prompt": 1}\n', params=params,
+                headers=headers)
+    assert bad.status_code == 422, bad.text
+    assert api.get(f"{P}/datasets").json() == []
+    first = _post(api, f"{P}/datasets", fixed_key, content=body, params=params, headers=headers)
     assert first.status_code == 201 and first.json()["created"] is True
+    again = _post(api, f"{P}/datasets", fixed_key, content=body, params=params, headers=headers)
+    assert again.status_code == 201 and again.json() == first.json()  # the first answer
+    assert again.headers["Idempotent-Replayed"] == "true"
     assert len(api.get(f"{P}/datasets").json()) == 1
 
     key = uuid.uuid4().hex
