@@ -70,11 +70,14 @@ def triaged_now(rows: Sequence[Case]) -> list[TriageResult]:
 
 
 def untriaged_ids(session: Session, *, limit: int) -> list[tuple[str, str]]:
-    """(case id, project id) of cases the current engine has not triaged: new ones first."""
-    version = _engine().version
+    """(case id, project id) of cases the current engine has not triaged: new ones first. The
+    engine is loaded only when there is a case to triage or to check (a worker of a database
+    without cases never loads it)."""
     new = select(Case.id, Case.project_id).where(Case.triage_version.is_(None)).limit(limit)
     found = [(i, p) for i, p in session.execute(new)]
-    if len(found) < limit:
+    triaged = select(Case.id).where(Case.triage_version.is_not(None)).limit(1)
+    if len(found) < limit and session.scalar(triaged) is not None:
+        version = _engine().version
         stale = (
             select(Case.id, Case.project_id)
             .where(Case.triage_version.is_not(None), Case.triage_version != version)
