@@ -86,6 +86,7 @@ class WriteGate:
 _gates: dict[str, WriteGate] = {}
 _gates_lock = threading.Lock()
 _HOLDS_GATE = "rung_write_gate"
+_IMMEDIATE = "rung_immediate"
 
 
 def write_gate(url: str) -> WriteGate:
@@ -122,27 +123,34 @@ def _sqlite_events(engine: Engine, url: str) -> None:
         conn.exec_driver_sql("BEGIN")
 
     def before_execute(conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
-        if conn.info.get(_HOLDS_GATE) or not conn.get_execution_options().get("rung_write"):
+        # Every first write (gated or not) restarts the transaction as BEGIN IMMEDIATE: a read
+        # snapshot upgraded to a write can fail at once with "database is locked" when another
+        # connection wrote meanwhile; BEGIN IMMEDIATE waits (busy_timeout) instead.
+        if conn.info.get(_HOLDS_GATE) or conn.info.get(_IMMEDIATE):
             return
         if not statement.lstrip()[:9].upper().startswith(_WRITES):
             return
+        gated = bool(conn.get_execution_options().get("rung_write"))
         raw = conn.connection.dbapi_connection
         if raw.in_transaction:
             raw.execute("COMMIT")  # a read-only snapshot so far: nothing to lose
         try:
-            gate.acquire()
+            if gated:
+                gate.acquire()
         except BaseException:
             raw.execute("BEGIN")
             raise
         try:
             raw.execute("BEGIN IMMEDIATE")  # other processes: busy_timeout, then an error
         except BaseException:
-            gate.release()
+            if gated:
+                gate.release()
             raw.execute("BEGIN")
             raise
-        conn.info[_HOLDS_GATE] = True
+        conn.info[_HOLDS_GATE if gated else _IMMEDIATE] = True
 
     def end(conn: Connection, finish: str) -> None:
+        conn.info.pop(_IMMEDIATE, None)
         if not conn.info.pop(_HOLDS_GATE, False):
             return
         try:  # finish here, so that the next writer starts only after this one is durable
@@ -151,6 +159,7 @@ def _sqlite_events(engine: Engine, url: str) -> None:
             gate.release()
 
     def release_on_checkin(_dbapi, record) -> None:  # type: ignore[no-untyped-def]
+        record.info.pop(_IMMEDIATE, None)
         if record.info.pop(_HOLDS_GATE, False):
             gate.release()
 
