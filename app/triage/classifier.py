@@ -12,6 +12,11 @@ the output is not). The weights, the regularisation, the embedded fields and the
 are chosen by cross-validation on the training cases, and the temperature is fitted on the
 out-of-fold probabilities (see `app.triage.training.train`).
 
+Cases transcribed from real public reports count `real_weight` = 3 times: they are what the engine
+meets in use, and are sparser and messier than written cases. In app-grouped CV (5 folds, 3,271
+cases) weight 3 raised the mean figure on the 220 real cases from 0.716 to 0.737 and left the
+overall mean as it was (0.905 vs 0.905).
+
 Why `embed_scale` matters: the ~90 signal features are standardised to unit variance, while
 one dimension of a unit-length 384-d sentence embedding has a variance near 1/384. Under one L2
 penalty the embedding weights were shrunk to almost nothing (scale 1: grouped CV macro-F1
@@ -43,6 +48,7 @@ class ModelConfig:
     embed_scale: float = 7.0
     signal_scale: float = 1.0
     alignment: bool = True
+    real_weight: float = 3.0  # sample weight of cases transcribed from real public reports
     trees_weight: float = 0.4
     temperature: float = 1.0
 
@@ -88,7 +94,12 @@ class TriageClassifier:
         )
         return np.hstack(blocks)
 
-    def fit(self, features: CaseFeatures, labels: Sequence[str]) -> TriageClassifier:
+    def fit(
+        self,
+        features: CaseFeatures,
+        labels: Sequence[str],
+        sample_weight: np.ndarray | None = None,
+    ) -> TriageClassifier:
         unknown = set(labels) - set(SUBCATEGORIES)
         if unknown:
             raise ValueError(f"unknown subcategories in labels: {sorted(unknown)}")
@@ -96,7 +107,7 @@ class TriageClassifier:
         self.model = LogisticRegression(
             C=self.config.c, class_weight="balanced", max_iter=5000, random_state=0
         )
-        self.model.fit(design, list(labels))
+        self.model.fit(design, list(labels), sample_weight=sample_weight)
         self.trees = None
         if self.config.trees_weight > 0:
             trees = HistGradientBoostingClassifier(
@@ -110,7 +121,9 @@ class TriageClassifier:
             )
             # one OpenMP thread: on a busy 2-CPU machine spinning threads cost 10x, idle ~1.5x
             with threadpool_limits(limits=1, user_api="openmp"):
-                self.trees = trees.fit(self._dense(features), list(labels))
+                self.trees = trees.fit(
+                    self._dense(features), list(labels), sample_weight=sample_weight
+                )
         return self
 
     def with_temperature(self, temperature: float) -> TriageClassifier:

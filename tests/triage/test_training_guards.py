@@ -99,6 +99,11 @@ def test_the_manifest_records_sources_held_out_sets_and_the_review_point(
     assert len(stored["review"]["curve"]) > 10
     assert manifest.config["temperature"] == stored["review"]["temperature"]
     assert "leave_one_author_out" in stored["cv"]
+    from app.triage.classifier import ModelConfig
+    from app.triage.training.train import load_training_set
+
+    weights = load_training_set(cases).weights(ModelConfig())
+    assert sorted(set(weights.tolist())) == [1.0, 3.0] and weights.sum() == 32 + 3
 
 
 def test_temperature_cools_overconfident_probabilities() -> None:

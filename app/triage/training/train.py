@@ -91,6 +91,12 @@ class TrainingSet:
             },
         }
 
+    def weights(self, config: ModelConfig) -> np.ndarray:
+        """Sample weights: `config.real_weight` for transcribed real reports, 1 otherwise."""
+        return np.array(
+            [config.real_weight if o.startswith("real_") else 1.0 for o in self.origins]
+        )
+
     def named_cases(self) -> list[tuple[str, Any]]:
         return [(name, c.case) for name, c in zip(self.lines, self.cases, strict=True)]
 
@@ -213,7 +219,9 @@ def out_of_fold(
     stage = "cv by writer" if by_author else "cv by app"
     for index, (train_idx, test_idx) in enumerate(splits):
         clf = TriageClassifier(config=fit_config).fit(
-            features.subset(train_idx), [labels[i] for i in train_idx]
+            features.subset(train_idx),
+            [labels[i] for i in train_idx],
+            sample_weight=training.weights(config)[train_idx],
         )
         held = features.subset(test_idx)
         oof.linear[test_idx] = clf.linear_proba(held)
@@ -485,7 +493,9 @@ def train(
             cv["search"] = sorted(search_trials, key=lambda t: -t["mean"])[:5]
     if progress is not None:
         progress("final fit", 0, 1)
-    classifier = TriageClassifier(config=config).fit(features, labels)
+    classifier = TriageClassifier(config=config).fit(
+        features, labels, sample_weight=training.weights(config)
+    )
     classifier.neighbours = NeighbourIndex.build([c.case for c in training.cases], labels, features)
     if progress is not None:
         progress("final fit", 1, 1)
