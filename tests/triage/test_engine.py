@@ -33,19 +33,21 @@ def test_attempted_prompting_moves_behaviour_to_lora(engine: TriageEngine) -> No
     assert (second.subcategory, second.fix) == ("format", "lora")
 
 
-def test_contradictory_case_is_flagged_for_review(engine: TriageEngine) -> None:
-    case = FailureCase(
-        input="what's the fee",
-        output="It's 20.",
-        feedback="outdated, also ignored the doc, and reviewers preferred the other answer",
-        context=["The fee is 25."],
-        expected="25",
-        source="ab_test",
+def test_an_uncertain_case_is_flagged_for_review(engine: TriageEngine) -> None:
+    """The flag follows the calibrated threshold fitted at training time (manifest.json)."""
+    vague = FailureCase(
+        input="tell me about the plan",
+        output="The plan includes several features.",
+        feedback="not great",
     )
-    (result,) = engine.triage([case])
-    assert result.needs_review
-    assert any(e.startswith("review:") for e in result.evidence)
-    assert result.subcategory in result.probabilities
+    clear = CASES["format"]
+    vague_result, clear_result = engine.triage([vague, clear])
+    threshold = engine.manifest.review["operating_point"]["threshold"]
+    assert engine.policy.threshold == threshold
+    assert vague_result.needs_review and vague_result.confidence < threshold
+    assert any(e.startswith("review: p=") for e in vague_result.evidence)
+    assert not clear_result.needs_review and clear_result.confidence >= threshold
+    assert vague_result.subcategory in vague_result.probabilities
 
 
 def test_order_is_kept_and_empty_input(engine: TriageEngine) -> None:
