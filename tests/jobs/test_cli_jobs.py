@@ -58,17 +58,19 @@ def test_push_run_wait_and_inspect(live_server, make_team, tmp_path: Path,  # ty
     assert "Succeeded" in ran.stdout and "loss" in ran.stdout
     job_id = ran.stdout.split("Job ")[1].split()[0]
 
-    failed = rung(["jobs", "run", "bot", "--recipe", "lora_sft", "--dataset", sha[:12],
-                   "--base-model", "/nonexistent/model", "--wait"], env)
-    assert failed.returncode == 1
-    assert "Failed" in failed.stderr and "/nonexistent/model" in failed.stderr
+    # a server path outside RUNG_MODELS_ALLOW is refused before anything is queued (issue 16)
+    refused_path = rung(["jobs", "run", "bot", "--recipe", "lora_sft", "--dataset", sha[:12],
+                         "--base-model", "/nonexistent/model", "--wait"], env)
+    assert refused_path.returncode == 1
+    assert "inside RUNG_MODELS_ALLOW" in refused_path.stderr
 
     unknown = rung(["jobs", "run", "bot", "--recipe", "lora_sft", "--dataset", sha[:12],
                     "--set", "lora_rank=8"], env)
     assert unknown.returncode == 1 and "lora_rank" in unknown.stderr
 
     listed = rung(["jobs", "list", "bot"], env)
-    assert job_id in listed.stdout and "succeeded" in listed.stdout and "failed" in listed.stdout
+    assert job_id in listed.stdout and "succeeded" in listed.stdout
+    assert listed.stdout.count("lora_sft") == 1  # the refused run queued nothing
     logs = rung(["jobs", "logs", "bot", job_id], env)
     assert "[state] succeeded" in logs.stdout
     arts = rung(["jobs", "artifacts", "bot", job_id], env)
