@@ -31,7 +31,6 @@ from app.cases.schemas import SUBCATEGORIES, FailureCase
 log = logging.getLogger(__name__)
 
 MAX_WEIGHT = 0.5
-SECOND_OPINION_WEIGHT = MAX_WEIGHT  # the name older callers use
 _MAX_FIELD = 1_500
 
 SYSTEM_PROMPT = """You triage failures of LLM applications. Pick exactly one subcategory:

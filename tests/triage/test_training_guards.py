@@ -154,3 +154,12 @@ def test_alignment_tells_grounding_from_a_retrieval_gap(embedder: Embedder) -> N
     assert features.alignment[0, index] < features.alignment[1, index]
     assert ground_notes[0].startswith("words not found in the context:")
     assert gap_notes != ground_notes
+
+
+def test_a_missing_exclude_file_is_named_before_any_work(tmp_path: Path) -> None:
+    from app.triage.training.train import TrainingDataError
+
+    missing = tmp_path / "nowhere.jsonl"
+    with pytest.raises(TrainingDataError, match=r"--exclude file not found: .*nowhere\.jsonl"):
+        train(cases_dir=DEFAULT_CASES_DIR, model_dir=tmp_path / "m", exclude=[missing])
+    assert not (tmp_path / "m").exists()
