@@ -25,6 +25,7 @@ from app.core.openapi_errors import truthful_openapi
 from app.datasets.routes import router as datasets_router
 from app.db import engine_for
 from app.evaluation.routes import router as evals_router
+from app.fixes.routes import router as fixes_router
 from app.jobs.routes import router as jobs_router
 from app.projects.routes import router as projects_router
 from app.registry.routes import router as registry_router
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         artifacts_router,
         evals_router,
         registry_router,
+        fixes_router,
     )
     for router in routers:
         app.include_router(router)

@@ -7,6 +7,7 @@ from app.core.idempotency import IdempotencyRecord  # noqa: F401
 from app.datasets.models import DatasetVersion  # noqa: F401
 from app.db import Base
 from app.evaluation.models import EvalExample, EvalRun, GateDecision  # noqa: F401
+from app.fixes.models import Fix, FixEvent  # noqa: F401
 from app.jobs.models import Job, JobEvent  # noqa: F401
 from app.projects.models import Project
 from app.registry.models import AliasEvent, ModelVersion, RegisteredModel  # noqa: F401

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from sse_starlette.sse import EventSourceResponse
+
+from app.core.idempotency import idempotent
+from app.db import session_scope
+from app.deps import ProjectDep, SessionDep, SettingsDep
+from app.fixes import service
+from app.fixes.driver import start_fix_driver
+from app.fixes.events import events_after
+from app.fixes.models import TERMINAL_FIX_STATES, Fix
+from app.fixes.schemas import FixCreate, FixEventRead, FixRead
+from app.jobs.dispatch import DispatcherDep
+
+SSE_POLL_S = 0.5
+EVENT_ID_MAX = 2**63 - 1
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The fix driver runs beside the in-process job worker of `rung serve`."""
+    driver = start_fix_driver(app.state.settings)
+    try:
+        yield
+    finally:
+        if driver is not None:
+            driver.stop()
+
+
+router = APIRouter(prefix="/v1/projects/{project}/fixes", tags=["fixes"], lifespan=lifespan)
+
+
+@router.post(
+    "",
+    status_code=201,
+    responses={
+        404: {"description": "the project is not the team's"},
+        422: {
+            "description": "no such plan step or rung; too few usable cases (the counts and "
+            "where more could come from); no documents for a RAG step; a bad config key"
+        },
+        503: {"description": "the broker is down; nothing was queued"},
+    },
+)
+@idempotent
+def create_fix(
+    body: FixCreate,
+    project: ProjectDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
+) -> FixRead:
+    """Run a plan step as a measured fix: build its data from the project's triaged cases
+    (new dataset versions, a held-out share of cases never trained on), queue its recipe job,
+    then on the worker answer the held-out cases with the champion and the candidate, count
+    fixed / still failing / broken, and gate the candidate under the project's policy."""
+    fix = service.create_fix(
+        session,
+        project=project,
+        settings=settings,
+        data=body,
+        dispatcher=dispatcher,
+        policy=settings.job,
+        models_allow=settings.models_allow_dirs,
+    )
+    return FixRead.model_validate(fix)
+
+
+@router.get("")
+def list_fixes(
+    project: ProjectDep, session: SessionDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[FixRead]:
+    """The project's fixes, newest first."""
+    return [
+        FixRead.model_validate(f) for f in service.list_fixes(session, project=project, limit=limit)
+    ]
+
+
+@router.get("/{fix_id}")
+def get_fix(fix_id: str, project: ProjectDep, session: SessionDep) -> FixRead:
+    return FixRead.model_validate(service.get_fix(session, project=project, fix_id=fix_id))
+
+
+@router.post("/{fix_id}/cancel", responses={409: {"description": "the fix has already ended"}})
+def cancel_fix(fix_id: str, project: ProjectDep, session: SessionDep) -> FixRead:
+    """Cancel a fix (and its job) that has not ended."""
+    return FixRead.model_validate(service.cancel_fix(session, project=project, fix_id=fix_id))
+
+
+@router.get(
+    "/{fix_id}/events",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def fix_events(
+    fix_id: str,
+    request: Request,
+    project: ProjectDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    after: Annotated[int | None, Query(ge=0, le=EVENT_ID_MAX)] = None,
+    follow: bool = True,
+) -> EventSourceResponse:
+    """Server-sent events: `state`, `progress`, `outcome`; then `end` once the fix has ended.
+    Reconnect with `Last-Event-ID` to continue where you left off."""
+    fix = service.get_fix(session, project=project, fix_id=fix_id)
+    start = after if after is not None else _event_id(last_event_id)
+    url = settings.resolved_database_url
+    session.commit()
+
+    async def stream() -> AsyncIterator[dict[str, Any]]:
+        last = start
+        while True:
+            batch, state = await run_in_threadpool(_poll, url, fix.id, last)
+            for event in batch:
+                last = event["id"]
+                yield {
+                    "id": str(event["id"]),
+                    "event": event["type"],
+                    "data": json.dumps(event["data"]),
+                }
+            if not batch and (state in TERMINAL_FIX_STATES or state == "deleted" or not follow):
+                yield {"event": "end", "data": json.dumps({"state": state, "last_id": last})}
+                return
+            if not batch:
+                if await request.is_disconnected():
+                    return
+                await asyncio.sleep(SSE_POLL_S)
+
+    return EventSourceResponse(stream())
+
+
+@router.get("/{fix_id}/log")
+def fix_log(fix_id: str, project: ProjectDep, session: SessionDep) -> list[FixEventRead]:
+    """Every event of the fix so far, in order (what the SSE stream sends)."""
+    fix = service.get_fix(session, project=project, fix_id=fix_id)
+    return [
+        FixEventRead.model_validate(e) for e in events_after(session, fix_id=fix.id, limit=10_000)
+    ]
+
+
+def _event_id(value: str | None) -> int:
+    if value is None or not value.strip().isdigit():
+        return 0
+    return min(int(value.strip()), EVENT_ID_MAX)
+
+
+def _poll(url: str, fix_id: str, after: int) -> tuple[list[dict[str, Any]], str]:
+    with session_scope(url) as session:
+        batch = [
+            {"id": e.id, "type": e.type, "data": e.data}
+            for e in events_after(session, fix_id=fix_id, after=after)
+        ]
+        fix = session.get(Fix, fix_id)
+        return batch, fix.state if fix is not None else "deleted"
