@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,7 +166,8 @@ def generated_answers(
     if resolved.get("adapter_path"):
         adapters["champion"] = Path(resolved["adapter_path"])
         champion = "champion"
-    engine = GenerationEngine.load(base=resolve_base_model(base), adapters=adapters, base_name=base)
+    local = resolve_base_model(base, cache_dir=settings.resolved_models_dir)
+    engine = GenerationEngine.load(base=local, adapters=adapters, base_name=base)
     answers = []
     for index, (case, subcategory) in enumerate(holdout):
         texts = {}
@@ -185,6 +187,22 @@ def generated_answers(
         if progress is not None:
             progress(index + 1, len(holdout))
     return answers
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text.strip().casefold()).rstrip(".")
+
+
+def exact_match(answer: str, reference: str) -> bool:
+    """Equal after normalising case, white space and a final period, or equal as JSON values."""
+    from recipes.validators import extract_json
+
+    if _normalise(answer) == _normalise(reference):
+        return True
+    try:
+        return bool(extract_json(answer) == extract_json(reference))
+    except ValueError:
+        return False
 
 
 def _similarities(pairs: list[tuple[str, str]]) -> list[float]:
@@ -240,8 +258,6 @@ def _judge_scores(settings: Settings, answers: list[Answer], side: str) -> list[
 
 def score_answers(answers: list[Answer], *, recipe: str, settings: Settings) -> Scored:
     """Scores of both sides and each case's outcome (see the module doc)."""
-    from recipes.prompting import exact_match
-
     scored = Scored()
     sims = {
         side: _similarities([(getattr(a, side), a.case.expected or "") for a in answers])
