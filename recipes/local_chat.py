@@ -1,15 +1,17 @@
 """A langchain chat model over a local transformers causal LM (optionally with a LoRA adapter).
 
 ``LocalChatModel(model_path=...)`` renders the conversation with the model's own chat template,
-generates greedily by default, and stops at the end-of-turn token or any ``stop`` string. Models
-are loaded once per (path, adapter) per process. Use ``local_chat_model(name_or_path)`` to get
-one for a hub name or path resolved like every recipe's ``base_model``.
+generates greedily by default, and stops at the end-of-turn token or any ``stop`` string. It
+generates through the project's one generation module (`recipes.generation`, batched by
+`recipes.batching` like `rung serve-model`); models are loaded once per (path, adapter) per
+process, so it also serves as a local judge model (`evals.chat.ChatClient` takes any chat model).
+Use ``local_chat_model(name_or_path)`` to get one for a hub name or path resolved like every
+recipe's ``base_model``.
 """
 
 from __future__ import annotations
 
 import functools
-import threading
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -19,28 +21,28 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
 from recipes.base_models import resolve_base_model
-from recipes.errors import RecipeEnvironmentError
+from recipes.batching import BatchingEngine
+from recipes.errors import RecipeConfigError, RecipeEnvironmentError
+from recipes.generation import BASE_ALIAS, GenerationEngine, ServingError
 
 _ROLE_OF = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
-_LOCK = threading.Lock()
+
+
+ADAPTER_NAME = "adapter"
 
 
 @functools.lru_cache(maxsize=4)
-def _load(model_path: str, adapter_path: str | None) -> tuple[Any, Any]:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def local_engine(model_path: str, adapter_path: str | None = None) -> BatchingEngine:
+    """The shared generation engine for (model, adapter), loaded once per process.
 
+    Concurrent callers (threads, ``abatch``) are batched together like the model server's.
+    """
+    adapters = {ADAPTER_NAME: adapter_path} if adapter_path else {}
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model_path)
-        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
-    except OSError as exc:
+        engine = GenerationEngine.load(base=model_path, adapters=adapters, base_name=model_path)
+    except (OSError, ServingError) as exc:
         raise RecipeEnvironmentError(f"cannot load local chat model {model_path}: {exc}") from exc
-    if adapter_path:
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, adapter_path)
-    model.eval()
-    return model, tokenizer
+    return BatchingEngine(engine)
 
 
 class LocalChatModel(BaseChatModel):
@@ -71,31 +73,22 @@ class LocalChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        import torch
-
-        model, tokenizer = _load(self.model_path, self.adapter_path)
+        engine = local_engine(self.model_path, self.adapter_path)
         chat = [{"role": _ROLE_OF.get(m.type, "user"), "content": _text(m)} for m in messages]
-        inputs = tokenizer.apply_chat_template(
-            chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )
-        sample = self.temperature > 0
-        gen_kwargs: dict[str, Any] = {
-            "max_new_tokens": int(kwargs.get("max_new_tokens", self.max_new_tokens)),
-            "do_sample": sample,
-            "pad_token_id": tokenizer.pad_token_id or tokenizer.eos_token_id,
-        }
-        if sample:
-            gen_kwargs["temperature"] = self.temperature
-        with _LOCK, torch.no_grad():  # one generation at a time per process: CPU-bound anyway
-            output = model.generate(**inputs, **gen_kwargs)
-        new_tokens = output[0][inputs["input_ids"].shape[1] :]
-        text = tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
-        for s in stop or []:
-            if s and s in text:
-                text = text[: text.index(s)]
+        try:
+            output = engine.generate(
+                model=ADAPTER_NAME if self.adapter_path else BASE_ALIAS,
+                messages=chat,
+                max_tokens=int(kwargs.get("max_new_tokens", self.max_new_tokens)),
+                temperature=self.temperature,
+                stop=stop,
+            )
+        except ServingError as exc:
+            raise RecipeConfigError(str(exc)) from exc
+        text = output.choices[0].text.strip()
         usage = {
-            "input_tokens": int(inputs["input_ids"].shape[1]),
-            "output_tokens": int(new_tokens.shape[0]),
+            "input_tokens": output.prompt_tokens,
+            "output_tokens": output.completion_tokens,
         }
         usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
         message = AIMessage(content=text, usage_metadata=usage)

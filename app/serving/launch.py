@@ -15,7 +15,7 @@ import time
 
 import uvicorn
 
-from app.serving.engine import GenerationEngine
+from app.serving.engine import BatchingEngine, GenerationEngine, as_batching
 from app.serving.server import create_app
 
 
@@ -27,11 +27,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class ModelServerThread:
-    """The OpenAI-compatible server for ``engine`` on uvicorn in a daemon thread."""
+    """The OpenAI-compatible server for ``engine`` (batched) on uvicorn in a daemon thread."""
 
     def __init__(
         self,
-        engine: GenerationEngine,
+        engine: GenerationEngine | BatchingEngine,
         *,
         host: str = "127.0.0.1",
         port: int | None = None,
@@ -39,8 +39,10 @@ class ModelServerThread:
     ) -> None:
         self.host = host
         self.port = port or free_port(host)
+        self.engine = as_batching(engine)
+        self._owns_engine = self.engine is not engine
         config = uvicorn.Config(
-            create_app(engine, default_max_tokens=default_max_tokens),
+            create_app(self.engine, default_max_tokens=default_max_tokens),
             host=host,
             port=self.port,
             log_level="warning",
@@ -73,6 +75,8 @@ class ModelServerThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+        if self._owns_engine:
+            self.engine.close()
 
     def __enter__(self) -> ModelServerThread:
         return self.start()

@@ -96,7 +96,7 @@ def test_errors(server: ModelServerThread) -> None:
     for body, field in (
         ({"model": "base", "temperature": 5}, "temperature"),
         ({"model": "base", "messages": []}, "messages"),
-        ({"model": "base", "stream": True}, "stream"),
+        ({"model": "base", "stream": "yes please"}, "stream"),
         ({"model": "base", "n": 100}, "n"),
     ):
         response = _chat(server, **body)
