@@ -10,6 +10,7 @@ from app.cli.db import db_app
 from app.cli.demo import demo
 from app.cli.eval_remote import push as eval_push
 from app.cli.eval_remote import resolve_run
+from app.cli.fix import fix
 from app.cli.report import report
 from app.cli.serve import serve
 from app.cli.teams import teams_app
@@ -34,6 +35,7 @@ app = typer.Typer(
 app.command("serve")(serve)
 app.command("report")(report)
 app.command("demo")(demo)
+app.command("fix")(fix)
 app.command("triage")(triage_command)
 app.command("triage-train")(train_command)
 app.add_typer(db_app, name="db")
