@@ -11,8 +11,9 @@ against the plain prompt (the user's question alone, no system prompt, no exampl
   validator's errors and asked again, at most ``max_reasks`` times.
 
 Metrics (``baseline_*`` for the plain prompt, ``candidate_*`` for the program):
-``*_pass_rate`` (share of answers passing every validator), ``*_exact_match`` (normalised text,
-or equal JSON values), ``*_similarity`` (mean MiniLM cosine to the reference answer),
+``*_pass_rate`` (share of answers passing every validator), ``*_exact_match`` (the evals
+``exact_match`` scorer, ignoring case and runs of white space: `EXACT_MATCH_SCORER`),
+``*_similarity`` (mean MiniLM cosine to the reference answer),
 ``candidate_mean_attempts``, ``reask_recovered`` (answers fixed by a re-ask), ``eval_rows``.
 
 ``run(config, *, train_rows, eval_rows, output_dir, progress=None, resume_from=None,
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,7 +42,6 @@ from recipes.validators import (
     LengthValidator,
     RegexValidator,
     Validator,
-    extract_json,
     failures,
     validators_from_dicts,
 )
@@ -53,6 +52,8 @@ if TYPE_CHECKING:
 
 NAME = "prompting"
 PROMPT_FORMAT_VERSION = 1
+# The evals scorer that gives *_exact_match: case and runs of white space do not count.
+EXACT_MATCH_SCORER = "exact_match:case_sensitive=false,collapse_spaces=true"
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful assistant. Answer the user's question accurately and concisely."
 )
@@ -361,20 +362,6 @@ def _invoke(chat_model: BaseChatModel, messages: list[BaseMessage]) -> str:
     return content.strip()
 
 
-def normalise(text: str) -> str:
-    return re.sub(r"\s+", " ", text.strip().casefold()).rstrip(".")
-
-
-def exact_match(answer: str, reference: str) -> bool:
-    """Equal after normalising case/whitespace/final period, or equal as parsed JSON values."""
-    if normalise(answer) == normalise(reference):
-        return True
-    try:
-        return extract_json(answer) == extract_json(reference)
-    except ValueError:
-        return False
-
-
 def _metrics(report: list[dict[str, Any]], *, has_validators: bool) -> dict[str, float]:
     from recipes.embeddings import MiniLMEmbeddings, cosine_matrix
 
@@ -386,7 +373,7 @@ def _metrics(report: list[dict[str, Any]], *, has_validators: bool) -> dict[str,
         answers = embeddings.embed_documents([r[arm] for r in report])
         sims = [cosine_matrix([a], [b])[0][0] for a, b in zip(answers, refs, strict=True)]
         metrics[f"{arm}_similarity"] = sum(sims) / n
-        metrics[f"{arm}_exact_match"] = sum(exact_match(r[arm], r["reference"]) for r in report) / n
+        metrics[f"{arm}_exact_match"] = _exact_match_rate(report, arm)
         if has_validators:
             metrics[f"{arm}_pass_rate"] = sum(not r[f"{arm}_errors"] for r in report) / n
     metrics["candidate_mean_attempts"] = sum(len(r["attempts"]) for r in report) / n
@@ -394,6 +381,17 @@ def _metrics(report: list[dict[str, Any]], *, has_validators: bool) -> dict[str,
         sum(len(r["attempts"]) > 1 and not r["candidate_errors"] for r in report)
     )
     return metrics
+
+
+def _exact_match_rate(report: list[dict[str, Any]], arm: str) -> float:
+    from evals.dataset import Example
+    from evals.scorers.batch import mean_score
+
+    pairs = [
+        (Example(id=str(i), input=r["question"].strip() or "-", expected=r["reference"]), r[arm])
+        for i, r in enumerate(report)
+    ]
+    return mean_score(EXACT_MATCH_SCORER, pairs) or 0.0
 
 
 def _summary(metrics: dict[str, float], program: PromptProgram) -> str:

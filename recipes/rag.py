@@ -2,7 +2,7 @@
 
 * split: ``RecursiveCharacterTextSplitter`` (``chunk_size``/``chunk_overlap`` characters);
 * embed: offline all-MiniLM-L6-v2 (`recipes.embeddings.MiniLMEmbeddings`);
-* index: langchain's ``InMemoryVectorStore`` dumped to ``output_dir/index/store.json``
+* index (`recipes.rag_index`): langchain's ``InMemoryVectorStore`` dumped to ``index/store.json``
   (default, no server), or PostgreSQL + pgvector through ``langchain-postgres`` when
   ``vector_store=pgvector`` and ``postgres_url`` are set. pgvector is optional: it needs
   ``pip install langchain-postgres`` and the server's ``vector`` extension (``create extension
@@ -20,39 +20,34 @@ are not used (the documents are the knowledge); ``resume_from`` is ignored (inde
 ``chat_model`` answers (None: ``config.base_model`` locally); ``judge_model`` turns on the LLM
 metrics.
 
-Metrics on the holdout: ``hit_rate`` and ``mrr`` (a chunk of a reference document among the
-top_k), ragas' non-LLM ``context_precision`` (NonLLMContextPrecisionWithReference) and
-``context_recall`` (NonLLMContextRecall) against the reference documents' texts, and
-``answer_similarity`` (NonLLMStringSimilarity of answer vs reference; ``baseline_answer_similarity``
-for the same model without retrieval). With a judge: ragas ``faithfulness`` and
-``answer_correctness``. Artifacts: ``index`` (folder with manifest.json) and ``eval_report``.
+Metrics on the holdout, each the mean of an `evals` scorer (`evals.scorers`): ``hit_rate`` and
+``mrr`` (``hit_rate``/``reciprocal_rank``: a chunk of a reference document among the top_k),
+``context_precision`` and ``context_recall`` (ragas non-LLM, against the reference documents'
+texts), ``answer_similarity`` (``string_similarity`` of answer vs reference;
+``baseline_answer_similarity`` for the same model without retrieval). With a judge:
+``faithfulness`` and ``answer_correctness`` (a judge reply ragas cannot read leaves that row out).
+Artifacts: ``index`` (folder with manifest.json) and ``eval_report``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from recipes.base_models import DEFAULT_BASE_MODEL
 from recipes.config_base import RecipeConfig, require
-from recipes.errors import (
-    RecipeCancelledError,
-    RecipeConfigError,
-    RecipeEnvironmentError,
-    RecipeRuntimeError,
-)
+from recipes.errors import RecipeCancelledError, RecipeConfigError, RecipeRuntimeError
+from recipes.rag_index import build_store, check_documents, split_documents, write_index
+from recipes.rag_index import load_index as load_index  # re-exported: reopen a run's index
 from recipes.rows import sft_messages
 from recipes.run_types import ProgressEvent, ProgressFn, RecipeResult, StopFn, emit, finish
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
     from langchain_core.language_models import BaseChatModel
-    from langchain_core.vectorstores import VectorStore
 
 NAME = "rag"
 DEFAULT_RAG_SYSTEM_PROMPT = (
@@ -156,29 +151,6 @@ class RagEvalRow:
     reference_doc_ids: list[str]
 
 
-def check_documents(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    if not documents:
-        raise RecipeConfigError(
-            "rag: documents is empty; give the knowledge to index", field="documents"
-        )
-    seen: set[str] = set()
-    out = []
-    for i, doc in enumerate(documents):
-        if not isinstance(doc, dict) or not isinstance(doc.get("text"), str):
-            raise RecipeConfigError(f"rag: document {i} needs a 'text' string", field="documents")
-        doc_id = str(doc.get("id", i))
-        if doc_id in seen:
-            raise RecipeConfigError(f"rag: duplicate document id {doc_id!r}", field="documents")
-        seen.add(doc_id)
-        metadata = doc.get("metadata") or {}
-        if not isinstance(metadata, dict):
-            raise RecipeConfigError(
-                f"rag: document {doc_id} metadata must be an object", field="documents"
-            )
-        out.append({"id": doc_id, "text": doc["text"], "metadata": metadata})
-    return out
-
-
 def rag_eval_row(row: dict[str, Any], *, index: int) -> RagEvalRow:
     metadata = row.get("metadata") if isinstance(row.get("metadata"), dict) else {}
     ids = row.get("reference_doc_ids") or metadata.get("reference_doc_ids") or []
@@ -191,78 +163,6 @@ def rag_eval_row(row: dict[str, Any], *, index: int) -> RagEvalRow:
     messages = sft_messages(row, index=index)
     question = next(m["content"] for m in reversed(messages[:-1]) if m["role"] == "user")
     return RagEvalRow(question, messages[-1]["content"], ids)
-
-
-def split_documents(documents: list[dict[str, Any]], config: RagConfig) -> list[Document]:
-    from langchain_core.documents import Document
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
-
-    splitter = RecursiveCharacterTextSplitter(
-        chunk_size=config.chunk_size, chunk_overlap=config.chunk_overlap
-    )
-    chunks: list[Document] = []
-    for doc in documents:
-        for n, piece in enumerate(splitter.split_text(doc["text"])):
-            metadata = {**doc["metadata"], "doc_id": doc["id"], "chunk": n}
-            chunks.append(Document(page_content=piece, metadata=metadata, id=f"{doc['id']}#{n}"))
-    return chunks
-
-
-def build_store(chunks: list[Document], config: RagConfig) -> VectorStore:
-    from recipes.embeddings import MiniLMEmbeddings
-
-    embeddings = MiniLMEmbeddings()
-    if config.vector_store == "memory":
-        from langchain_core.vectorstores import InMemoryVectorStore
-
-        store = InMemoryVectorStore(embedding=embeddings)
-        store.add_documents(chunks, ids=[c.id for c in chunks])
-        return store
-    try:
-        from langchain_postgres import PGVector
-    except ImportError as exc:
-        raise RecipeEnvironmentError(
-            "vector_store=pgvector needs the langchain-postgres package "
-            "(pip install langchain-postgres); or use vector_store=memory"
-        ) from exc
-    try:
-        store = PGVector(
-            embeddings=embeddings,
-            collection_name=config.collection,
-            connection=config.postgres_url,
-            use_jsonb=True,
-            pre_delete_collection=True,
-        )
-        store.add_documents(chunks, ids=[c.id for c in chunks])
-    except Exception as exc:
-        raise RecipeEnvironmentError(
-            f"pgvector index failed ({exc}); the server needs the vector extension "
-            "(`create extension vector`), or use vector_store=memory"
-        ) from exc
-    return store
-
-
-def load_index(index_dir: Path, *, postgres_url: str | None = None) -> VectorStore:
-    """Reopen an index written by `run` (memory store from disk, or the pgvector collection)."""
-    from recipes.embeddings import MiniLMEmbeddings
-
-    manifest = json.loads((Path(index_dir) / "manifest.json").read_text())
-    if manifest["vector_store"] == "memory":
-        from langchain_core.vectorstores import InMemoryVectorStore
-
-        return InMemoryVectorStore.load(str(Path(index_dir) / "store.json"), MiniLMEmbeddings())
-    if not postgres_url:
-        raise RecipeConfigError(
-            "this index lives in pgvector: pass postgres_url", field="postgres_url"
-        )
-    from langchain_postgres import PGVector
-
-    return PGVector(
-        embeddings=MiniLMEmbeddings(),
-        collection_name=manifest["collection"],
-        connection=postgres_url,
-        use_jsonb=True,
-    )
 
 
 def answer_chain(chat_model: BaseChatModel, system_prompt: str) -> Any:
@@ -295,7 +195,6 @@ def run(
 ) -> RecipeResult:
     """Index ``documents`` and evaluate retrieval (and answers) on the holdout."""
     del train_rows, resume_from  # see the module doc
-    os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
     docs = check_documents(documents)
     holdout = [rag_eval_row(r, index=i) for i, r in enumerate(eval_rows)][: config.eval_limit]
     if not holdout:
@@ -310,22 +209,25 @@ def run(
     index_dir.mkdir(parents=True, exist_ok=True)
 
     emit(progress, ProgressEvent(phase="index", message=f"splitting {len(docs)} documents"))
-    chunks = split_documents(docs, config)
-    store = build_store(chunks, config)
-    if config.vector_store == "memory":
-        store.dump(str(index_dir / "store.json"))
-    manifest = {
-        "vector_store": config.vector_store,
-        "collection": config.collection if config.vector_store == "pgvector" else None,
-        "embedding_model": "sentence-transformers/all-MiniLM-L6-v2",
-        "chunk_size": config.chunk_size,
-        "chunk_overlap": config.chunk_overlap,
-        "top_k": config.top_k,
-        "system_prompt": config.system_prompt,
-        "documents": len(docs),
-        "chunks": len(chunks),
-    }
-    (index_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    chunks = split_documents(docs, chunk_size=config.chunk_size, chunk_overlap=config.chunk_overlap)
+    store = build_store(
+        chunks,
+        vector_store=config.vector_store,
+        collection=config.collection,
+        postgres_url=config.postgres_url,
+    )
+    write_index(
+        store,
+        index_dir,
+        vector_store=config.vector_store,
+        collection=config.collection,
+        chunk_size=config.chunk_size,
+        chunk_overlap=config.chunk_overlap,
+        top_k=config.top_k,
+        system_prompt=config.system_prompt,
+        documents=len(docs),
+        chunks=len(chunks),
+    )
     emit(progress, ProgressEvent(phase="index", message=f"indexed {len(chunks)} chunks"))
 
     if config.generate_answers and chat_model is None:
@@ -366,8 +268,7 @@ def run(
             ),
         )
 
-    metrics = _retrieval_metrics(report)
-    metrics.update(_ragas_metrics(report, judge_model=judge_model))
+    metrics = _holdout_metrics(report, judge_model=judge_model)
     metrics["documents"] = float(len(docs))
     metrics["chunks"] = float(len(chunks))
     metrics["eval_rows"] = float(len(report))
@@ -397,111 +298,79 @@ def _call(runnable: Any, value: Any, *, parse: bool = False) -> str:
     return str(out).strip()
 
 
-def _retrieval_metrics(report: list[dict[str, Any]]) -> dict[str, float]:
-    judged = [r for r in report if r["reference_doc_ids"]]
-    if not judged:
-        return {}
-    hits, reciprocal = 0, 0.0
-    for r in judged:
-        ranks = [n for n, d in enumerate(r["retrieved_doc_ids"], 1) if d in r["reference_doc_ids"]]
-        if ranks:
-            hits += 1
-            reciprocal += 1.0 / ranks[0]
-    return {"hit_rate": hits / len(judged), "mrr": reciprocal / len(judged)}
-
-
-def _ragas_metrics(
+def _holdout_metrics(
     report: list[dict[str, Any]], *, judge_model: BaseChatModel | None
 ) -> dict[str, float]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from ragas import SingleTurnSample
-        from ragas.metrics import (
-            NonLLMContextPrecisionWithReference,
-            NonLLMContextRecall,
-            NonLLMStringSimilarity,
-        )
+    """The holdout's means, each from an `evals` scorer (see the module doc)."""
+    from evals.dataset import Example
+    from evals.scorers import ScorerContext
+    from evals.scorers.batch import mean_score
 
     out: dict[str, float] = {}
 
-    def mean_score(metric: Any, samples: list[Any]) -> float | None:
-        if not samples:
-            return None
-        return sum(float(metric.single_turn_score(s)) for s in samples) / len(samples)
-
-    with_refs = [r for r in report if r["reference_contexts"] and r["retrieved_contexts"]]
-    context_samples = [
-        SingleTurnSample(
-            user_input=r["question"],
-            retrieved_contexts=r["retrieved_contexts"],
-            reference_contexts=r["reference_contexts"],
-        )
-        for r in with_refs
-    ]
-    for key, metric in (
-        ("context_precision", NonLLMContextPrecisionWithReference()),
-        ("context_recall", NonLLMContextRecall()),
-    ):
-        value = mean_score(metric, context_samples)
+    def put(key: str, spec: str, pairs: list[tuple[Example, str]], **context: Any) -> None:
+        value = mean_score(spec, pairs, context=ScorerContext(**context))
         if value is not None:
             out[key] = value
+
+    def example(i: int, row: dict[str, Any], **fields: Any) -> Example:
+        return Example(id=str(i), input=row["question"].strip() or "-", **fields)
+
+    ranked = [
+        (
+            example(
+                i,
+                r,
+                metadata={
+                    "retrieved_ids": r["retrieved_doc_ids"],
+                    "reference_ids": r["reference_doc_ids"],
+                },
+            ),
+            "",
+        )
+        for i, r in enumerate(report)
+        if r["reference_doc_ids"]
+    ]
+    put("hit_rate", "hit_rate", ranked)
+    put("mrr", "reciprocal_rank", ranked)
+    contexts = [
+        (
+            example(
+                i,
+                r,
+                context=r["retrieved_contexts"],
+                reference_contexts=r["reference_contexts"],
+            ),
+            "",
+        )
+        for i, r in enumerate(report)
+        if r["reference_contexts"] and r["retrieved_contexts"]
+    ]
+    put("context_precision", "context_precision", contexts)
+    put("context_recall", "context_recall", contexts)
     answered = [r for r in report if r.get("answer") is not None and r["reference"]]
-    for key, field_name in (
+    for key, arm in (
         ("answer_similarity", "answer"),
         ("baseline_answer_similarity", "baseline_answer"),
     ):
-        samples = [
-            SingleTurnSample(response=r[field_name], reference=r["reference"]) for r in answered
-        ]
-        value = mean_score(NonLLMStringSimilarity(), samples)
-        if value is not None:
-            out[key] = value
+        pairs = [(example(i, r, expected=r["reference"]), r[arm]) for i, r in enumerate(answered)]
+        put(key, "string_similarity", pairs)
     if judge_model is not None and answered:
-        out.update(_llm_metrics(answered, judge_model))
-    return out
-
-
-def _llm_metrics(answered: list[dict[str, Any]], judge_model: BaseChatModel) -> dict[str, float]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from ragas import EvaluationDataset, SingleTurnSample, evaluate
-        from ragas.embeddings import LangchainEmbeddingsWrapper
-        from ragas.llms import LangchainLLMWrapper
-        from ragas.metrics import AnswerCorrectness, Faithfulness
-
-    from recipes.embeddings import MiniLMEmbeddings
-
-    dataset = EvaluationDataset(
-        samples=[
-            SingleTurnSample(
-                user_input=r["question"],
-                response=r["answer"],
-                reference=r["reference"],
-                retrieved_contexts=r["retrieved_contexts"],
+        judged = [
+            (
+                example(i, r, expected=r["reference"], context=r["retrieved_contexts"] or None),
+                r["answer"],
             )
-            for r in answered
+            for i, r in enumerate(answered)
         ]
-    )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            result = evaluate(
-                dataset,
-                metrics=[Faithfulness(), AnswerCorrectness()],
-                llm=LangchainLLMWrapper(judge_model),
-                embeddings=LangchainEmbeddingsWrapper(MiniLMEmbeddings()),
-                show_progress=False,
-            )
-    except Exception as exc:
-        raise RecipeRuntimeError(f"the judge model failed ({exc})", retryable=True) from exc
-    frame = result.to_pandas()
-    out: dict[str, float] = {}
-    for key, column in (
-        ("faithfulness", "faithfulness"),
-        ("answer_correctness", "answer_correctness"),
-    ):
-        if column in frame and frame[column].notna().any():
-            out[key] = float(frame[column].mean(skipna=True))
+        put("faithfulness", "faithfulness", judged, judge=judge_model)
+        # ragas AnswerCorrectness' own default weighting: 0.75 factuality, 0.25 similarity.
+        put(
+            "answer_correctness",
+            "answer_correctness:similarity_weight=0.25",
+            judged,
+            judge=judge_model,
+        )
     return out
 
 

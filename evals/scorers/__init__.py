@@ -2,11 +2,13 @@
 
 Built in: exact_match, json_valid, json_schema, regex, length (pass/fail 0/1); rouge_l, bleu,
 chrf, string_similarity (ragas non-LLM metrics); semantic_similarity (MiniLM); context_precision,
-context_recall (ragas non-LLM); faithfulness, answer_correctness (ragas, need a judge model).
+context_recall (ragas non-LLM); faithfulness, answer_correctness (ragas, need a judge model);
+hit_rate, reciprocal_rank (ranked retrieval ids in the example's metadata).
+`evals.scorers.batch` runs any of them from synchronous code (the recipes' holdout metrics).
 Register your own with ``@register("name")`` on a class with ``metric`` and ``async score``.
 """
 
-from evals.scorers import overlap, rag, semantic, text
+from evals.scorers import batch, overlap, rag, retrieval, semantic, text
 from evals.scorers.base import (
     REGISTRY,
     Score,
@@ -24,11 +26,13 @@ __all__ = [
     "Scorer",
     "ScorerContext",
     "ScorerFactory",
+    "batch",
     "build_scorer",
     "overlap",
     "parse_scorer_spec",
     "rag",
     "register",
+    "retrieval",
     "semantic",
     "text",
 ]

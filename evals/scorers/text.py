@@ -31,6 +31,20 @@ def _normalize(text: str, *, strip: bool, case_sensitive: bool, collapse_spaces:
     return text
 
 
+def exact_match(
+    output: str,
+    expected: str,
+    *,
+    strip: bool = True,
+    case_sensitive: bool = True,
+    collapse_spaces: bool = False,
+) -> bool:
+    """The one exact-match rule: equal after the optional normalisation (the `exact_match`
+    scorer, and recipes that report an exact-match rate, use this)."""
+    opts = {"strip": strip, "case_sensitive": case_sensitive, "collapse_spaces": collapse_spaces}
+    return _normalize(output, **opts) == _normalize(expected, **opts)
+
+
 @register("exact_match")
 class ExactMatch:
     """1 when the output equals ``expected`` (after optional normalisation)."""
@@ -54,8 +68,7 @@ class ExactMatch:
     async def score(self, example: Example, output: str) -> Score:
         if example.expected is None:
             return Score.unscored("example has no expected answer")
-        same = _normalize(output, **self._opts) == _normalize(example.expected, **self._opts)
-        return Score(1.0 if same else 0.0)
+        return Score(1.0 if exact_match(output, example.expected, **self._opts) else 0.0)
 
 
 def _load_json(output: str, *, allow_fence: bool) -> tuple[Any, str | None]:

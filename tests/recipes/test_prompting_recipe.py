@@ -151,3 +151,15 @@ def test_real_local_model_path(tiny_model: Path, tmp_path: Path) -> None:
     report = json.loads(result.artifact("eval_report").read_text())
     assert len(report) == 2 and all(len(r["attempts"]) == 2 for r in report)
     assert result.metrics["candidate_pass_rate"] == 0.0
+
+
+def test_exact_match_is_the_evals_rule_ignoring_case_and_spacing() -> None:
+    from evals.scorers.text import exact_match
+
+    report = [
+        {"question": "q1", "reference": "The  answer is Paris", "candidate": "the answer is paris"},
+        {"question": "q2", "reference": "Paris.", "candidate": "Paris"},  # a period counts
+        {"question": "q3", "reference": '{"a": 1}', "candidate": '{"a":1}'},  # text, not JSON
+    ]
+    assert prompting._exact_match_rate(report, "candidate") == pytest.approx(1 / 3)
+    assert exact_match("Paris ", " Paris") and not exact_match("paris", "Paris")

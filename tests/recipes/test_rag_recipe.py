@@ -129,3 +129,36 @@ def test_bad_inputs_are_config_errors(tmp_path: Path) -> None:
     assert info.value.field == "postgres_url"
     with pytest.raises(RecipeConfigError, match="chunk_size"):
         RagConfig.from_overrides(["chunk_size=100", "chunk_overlap=200"])
+
+
+def test_retrieval_metrics_come_from_the_evals_scorers() -> None:
+    from evals.dataset import Example
+    from evals.scorers.batch import mean_score
+
+    def ranked(retrieved: list[str], reference: list[str]) -> tuple[Example, str]:
+        meta = {"retrieved_ids": retrieved, "reference_ids": reference}
+        return Example(id="-".join(retrieved) or "none", input="q", metadata=meta), ""
+
+    pairs = [ranked(["a", "b"], ["b"]), ranked(["c", "d"], ["x"]), ranked(["e"], [])]
+    assert mean_score("hit_rate", pairs) == pytest.approx(0.5)  # the third is unscored
+    assert mean_score("reciprocal_rank", pairs) == pytest.approx(0.25)  # (1/2 + 0) / 2
+    assert mean_score("hit_rate", [ranked(["e"], [])]) is None
+
+
+def test_an_unreadable_judge_leaves_the_llm_metrics_out(tmp_path: Path) -> None:
+    from itertools import cycle
+
+    answers = cycle([AIMessage(content="Within 5 business days.")])
+    judge = GenericFakeChatModel(messages=cycle([AIMessage(content="not json at all")]))
+    result = rag.run(
+        RagConfig(top_k=1),
+        train_rows=[],
+        eval_rows=HOLDOUT[:1],
+        output_dir=tmp_path,
+        documents=DOCUMENTS,
+        chat_model=GenericFakeChatModel(messages=answers),
+        judge_model=judge,
+    )
+    m = result.metrics
+    assert m["hit_rate"] == 1.0 and m["answer_similarity"] == pytest.approx(1.0)
+    assert "faithfulness" not in m and "answer_correctness" not in m
