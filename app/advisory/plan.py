@@ -5,6 +5,9 @@ failures first by prompting with validators, then by LoRA SFT once prompting has
 (QLoRA when memory is tight); preferences among acceptable answers by DPO (after SFT where both
 apply; it needs preference pairs). Steps are ordered by cost-effectiveness: the rungs that need
 no training first, then SFT, then DPO; within a tier the step that fixes more cases first.
+
+The English of the plan (titles, actions, reasons, the verdict's sentences) is in
+`app.advisory.plan_wording`; this module decides.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
+from app.advisory import plan_wording as wording
 from app.advisory.antipatterns import detect_antipatterns
 from app.advisory.context import job_epochs, recipe_rung
 from app.advisory.costs import estimate_cost
@@ -25,9 +29,8 @@ from app.advisory.data_needs import (
     sft_need,
 )
 from app.advisory.memory import METHOD_NAMES, USABLE_FRACTION
+from app.advisory.plan_wording import SUBCATEGORY_NAMES as SUBCATEGORY_NAMES
 from app.advisory.schemas import (
-    DATA_NEED_NAMES,
-    RUNG_NAMES,
     TUNING_RUNGS,
     CaseCounts,
     DataNeed,
@@ -64,34 +67,6 @@ RUNG_TIER: dict[str, int] = {
     "dpo": 2,
 }
 WHEN: tuple[StepWhen, ...] = ("first", "second")
-SUBCATEGORY_NAMES: dict[str, str] = {
-    "missing_knowledge": "missing knowledge",
-    "stale_knowledge": "stale knowledge",
-    "retrieval_gap": "retrieval gaps",
-    "format": "format",
-    "style": "style",
-    "procedure": "procedure",
-    "grounding": "grounding",
-    "preference": "preference",
-}
-
-_ACTIONS: dict[str, str] = {
-    "missing_knowledge": "Missing knowledge: index the private sources these answers need "
-    "(policies, catalogue, account data) and retrieve them into the prompt.",
-    "stale_knowledge": "Stale knowledge: serve changing facts (prices, versions, rules) from a "
-    "source that is re-indexed when it changes, with a date on each passage.",
-    "retrieval_gap": "Retrieval gaps: the context missed or mis-ranked the fact. Check chunking, "
-    "add keyword + embedding (hybrid) search and a reranker, and turn these cases into a "
-    "retrieval eval (question -> passage that answers it).",
-    "format": "Format: put the output schema and one worked example in the system prompt; "
-    "validate every answer (JSON schema, length, language) and retry once with the error.",
-    "style": "Style: write the style guide into the system prompt with two or three do/don't "
-    "examples; check length and banned phrases automatically.",
-    "procedure": "Procedure: state the required steps (ask, escalate, follow the policy) as a "
-    "numbered checklist in the prompt and validate that the required step is present.",
-    "grounding": "Grounding: instruct the model to answer only from the supplied context and "
-    "to quote it; reject answers a faithfulness check cannot support from the context.",
-}
 
 
 class AdvisoryInputError(ValueError):
@@ -167,93 +142,6 @@ def _evidence(results: Sequence[TriageResult]) -> list[EvidenceCount]:
     return [EvidenceCount(text=t, count=n) for t, n in counts.most_common(MAX_EVIDENCE)]
 
 
-def _names(subcategories: list[SubcategoryCount]) -> str:
-    names = [SUBCATEGORY_NAMES[s.subcategory] for s in subcategories]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def _step_text(
-    rung: Rung,
-    subcategories: list[SubcategoryCount],
-    *,
-    count: int,
-    seeds: int,
-    with_sft: bool,
-) -> tuple[str, list[str], str, list[str]]:
-    """Title, actions, why and preconditions of one step."""
-    names = _names(subcategories)
-    if rung == "rag":
-        return (
-            f"Fix retrieval for {names}",
-            [_ACTIONS[s.subcategory] for s in subcategories],
-            f"{count} failures are facts the model does not have or has out of date. "
-            "Retrieval puts the current fact in the prompt; fine-tuning cannot, because facts "
-            "trained into weights are frozen at training time and are recalled unreliably.",
-            [
-                "Access to the source documents behind the failing answers.",
-                "A retrieval eval: each failing question with the passage that answers it.",
-            ],
-        )
-    if rung == "prompting":
-        return (
-            f"Prompt and validate: {names}",
-            [_ACTIONS[s.subcategory] for s in subcategories],
-            f"{count} behaviour failures have not been tried with prompting yet. Instructions, "
-            "worked examples and an automatic validator with one retry fix most of them in "
-            "days, with no training, and they can be changed at any time.",
-            ["The failing cases re-run against the new prompt to confirm the fix."],
-        )
-    if rung == "dpo":
-        actions = [
-            "Collect preference pairs: the same prompt with a preferred and a rejected answer "
-            "(from A/B tests, thumbs up/down, reviewers choosing between two drafts).",
-            "Train DPO with a LoRA adapter (the base with the adapter off is the reference).",
-            "Gate it with a pairwise judge on the holdout against the current model.",
-        ]
-        pre = [
-            "At least 300 preference pairs"
-            + (
-                f" ({seeds} failure cases with an expected answer are pairs already)."
-                if seeds
-                else "."
-            ),
-            "A holdout of prompts with known preferred answers.",
-        ]
-        if with_sft:
-            pre.insert(0, "The SFT step is done: DPO starts from the SFT adapter.")
-        return (
-            "Teach preferences with DPO",
-            actions,
-            f"{count} answers are acceptable but people prefer another. That is a ranking "
-            "signal, which DPO learns directly from pairs; SFT on single answers cannot.",
-            pre,
-        )
-    method = METHOD_NAMES[rung]
-    return (
-        f"Fine-tune with {method} for {names}",
-        [
-            "Curate 50-100 examples per behaviour: the input and the ideal answer, in one chat "
-            "format"
-            + (
-                f"; start from the {seeds} cases that already have an expected answer."
-                if seeds
-                else "."
-            ),
-            f"Train a {method} adapter: r=16, alpha=32, learning rate 2e-4, 1 epoch, "
-            "all linear layers.",
-            "Keep the prompt and validators from the prompting step; compare the adapter "
-            "against base + prompt on the holdout and promote only if the gate passes.",
-        ],
-        f"{count} behaviour failures persisted after prompting was tried. A behaviour that "
-        "instructions cannot hold (a house format, a procedure) is learnt from examples; "
-        "an adapter changes behaviour without a full copy of the model.",
-        [
-            "Prompting and validators were tried for these behaviours and are still in place.",
-            "A holdout of 30-50 cases never used in training.",
-        ],
-    )
-
-
 def _plan(
     cases: Sequence[FailureCase],
     results: Sequence[TriageResult],
@@ -274,7 +162,7 @@ def _plan(
         member_results = [m[2] for m in members]
         subcategories = _subcategory_counts(member_results)
         seeds = sum(m[1].expected is not None for m in members)
-        title, actions, why, preconditions = _step_text(
+        title, actions, why, preconditions = wording.step_text(
             rung, subcategories, count=len(members), seeds=seeds, with_sft=has_sft
         )
         examples = 0
@@ -343,12 +231,6 @@ def _counts(results: Sequence[TriageResult]) -> CaseCounts:
     )
 
 
-def _step_list(steps: Sequence[PlanStep]) -> str:
-    return "; ".join(
-        f"{_names(s.subcategories)} with {RUNG_NAMES[s.rung]} ({s.case_count})" for s in steps
-    )
-
-
 def _verdict(
     counts: CaseCounts,
     plan: Sequence[PlanStep],
@@ -357,55 +239,23 @@ def _verdict(
 ) -> tuple[str, FineTuneVerdict]:
     total = counts.total
     if total == 0:
-        return (
-            "No failure cases yet: nothing to recommend.",
-            FineTuneVerdict(
-                answer="not yet",
-                label="not yet",
-                reasoning=["Add the failures your users report; the plan is built from them."],
-            ),
+        return wording.NO_CASES_HEADLINE, FineTuneVerdict(
+            answer="not yet", label="not yet", reasoning=list(wording.NO_CASES_REASONING)
         )
     knowledge = counts.by_category["knowledge"]
-    knowledge_share = knowledge / total
     tuning_steps = [s for s in plan if s.rung in TUNING_RUNGS]
     tuned_cases = sum(s.case_count for s in tuning_steps)
     sft_steps = [s for s in tuning_steps if s.rung != "dpo"]
     method_name = METHOD_NAMES[tuning.method] if tuning else "LoRA"
-    if knowledge_share >= KNOWLEDGE_MAJORITY:
-        reasoning = [
-            f"{knowledge} of {total} failures ({knowledge_share:.0%}) are knowledge problems: "
-            "facts the model lacks, has out of date, or was not given by retrieval.",
-            "Fine-tuning does not add reliable, updatable knowledge; retrieval does.",
-        ]
-        if tuning_steps:
-            reasoning.append(
-                f"{tuned_cases} behaviour failures may justify tuning later; decide after "
-                "retrieval is fixed and re-measured."
-            )
-        return (
-            f"Do not fine-tune; fix retrieval. {knowledge_share:.0%} of failures are missing "
-            "or outdated knowledge, which tuning cannot fix.",
-            FineTuneVerdict(answer="no", label="no", reasoning=reasoning),
+    if knowledge / total >= KNOWLEDGE_MAJORITY:
+        headline, reasoning = wording.knowledge_verdict(
+            knowledge=knowledge, total=total, tuned_cases=tuned_cases if tuning_steps else None
         )
+        return headline, FineTuneVerdict(answer="no", label="no", reasoning=reasoning)
     cheap = [s for s in plan if s.rung not in TUNING_RUNGS]
-    cheap_cases = sum(s.case_count for s in cheap)
     if not tuning_steps:
-        rungs = " and ".join(
-            {"prompting": "prompting with validators", "rag": "retrieval"}[s.rung] for s in cheap
-        )
-        return (
-            f"Not yet: fix these {total} failures with {rungs} first. None of them calls for "
-            "fine-tuning yet.",
-            FineTuneVerdict(
-                answer="not yet",
-                label="not yet",
-                reasoning=[
-                    "No behaviour failure has survived a prompting attempt, and no preference "
-                    "signal calls for DPO.",
-                    "Tune only the behaviours that the prompting step does not fix; record "
-                    "'prompting' in the cases' attempted list when you have tried it.",
-                ],
-            ),
+        return wording.untrained_headline(total, cheap), FineTuneVerdict(
+            answer="not yet", label="not yet", reasoning=list(wording.NOT_YET_REASONING)
         )
     labels = []
     if sft_steps:
@@ -415,33 +265,23 @@ def _verdict(
     label = ", then ".join(labels)
     method = tuning.method if tuning and sft_steps else None
     short = [n for n in data_needs if is_short(n)]
-    reasoning = [
-        f"{tuned_cases} of {total} failures ({tuned_cases / total:.0%}) are behaviours that "
-        f"tuning fixes: {_step_list(tuning_steps)}.",
-    ]
-    if cheap_cases:
-        reasoning.append(
-            f"The other {cheap_cases} are fixed without training: {_step_list(cheap)}."
-        )
-    if tuning is not None and tuning.fits is False:
-        reasoning.append(f"{method_name} does not fit the GPU at hand (see the memory estimate).")
+    reasoning = wording.tuning_reasoning(
+        total=total,
+        tuning_steps=tuning_steps,
+        cheap=cheap,
+        method_name=method_name,
+        does_not_fit=tuning is not None and tuning.fits is False,
+        short=short,
+    )
+    headline = wording.tuning_headline(
+        label=label, tuned_cases=tuned_cases, total=total, data_missing=bool(short)
+    )
     if short:
-        reasoning += [
-            f"Collect {n.to_collect} more {DATA_NEED_NAMES[n.kind]} first "
-            f"(have {n.have}, aim for {n.need})."
-            for n in short
-        ]
-        return (
-            f"Not yet: {label} is the right fix for {tuned_cases} failures "
-            f"({tuned_cases / total:.0%}), but the data to train and test it is missing.",
-            FineTuneVerdict(
-                answer="not yet", label=f"not yet: {label}", method=method, reasoning=reasoning
-            ),
+        return headline, FineTuneVerdict(
+            answer="not yet", label=f"not yet: {label}", method=method, reasoning=reasoning
         )
-    return (
-        f"Yes: fine-tune with {label} for {tuned_cases} behaviour failures "
-        f"({tuned_cases / total:.0%}); fix the rest without training.",
-        FineTuneVerdict(answer="yes", label=f"yes: {label}", method=method, reasoning=reasoning),
+    return headline, FineTuneVerdict(
+        answer="yes", label=f"yes: {label}", method=method, reasoning=reasoning
     )
 
 

@@ -351,3 +351,45 @@ def test_empty_project() -> None:
 def test_mismatched_inputs_raise_a_typed_error() -> None:
     with pytest.raises(AdvisoryInputError, match="one triage result per case"):
         build_recommendation(cases=[_case(), _case()], results=[_result("format")])
+
+
+# ----------------------------------------------------------------------------- wording numbers
+
+
+def test_the_wording_takes_its_numbers_from_the_constants_and_recipe_defaults(
+    corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Change the data rules and the LoRA recipe's defaults: the plan's text follows."""
+    import dataclasses
+
+    from app.advisory import data_needs
+    from recipes.lora_sft import LoraSFTConfig
+
+    pairs = pairs_with(corpus, "preference") + [
+        p for p in pairs_with(corpus, "format") if "prompting" in p[0].attempted
+    ]
+    cases, results = split(pairs)
+
+    def texts() -> str:
+        rec = build_recommendation(cases=cases, results=results, context=READY)
+        return json.dumps([s.model_dump(mode="json") for s in rec.plan])
+
+    before = texts()
+    assert "At least 300 preference pairs" in before and "Curate 50-100 examples" in before
+    assert "r=16, alpha=32, learning rate 2e-4, 1 epoch, all linear layers" in before
+    assert "A holdout of 30-50 cases" in before
+
+    monkeypatch.setattr(data_needs, "DPO_MIN_PAIRS", 250)
+    monkeypatch.setattr(data_needs, "SFT_MIN_PER_BEHAVIOR", 40)
+    monkeypatch.setattr(data_needs, "SFT_TARGET_PER_BEHAVIOR", 80)
+    monkeypatch.setattr(data_needs, "HOLDOUT_MIN", 25)
+    monkeypatch.setattr(data_needs, "HOLDOUT_TARGET", 45)
+    fields = {f.name: f for f in dataclasses.fields(LoraSFTConfig)}
+    for name, value in [("lora_r", 8), ("lora_alpha", 24), ("learning_rate", 1e-4)]:
+        monkeypatch.setattr(fields[name], "default", value)
+    monkeypatch.setattr(fields["num_train_epochs"], "default", 3.0)
+    monkeypatch.setattr(fields["target_modules"], "default_factory", lambda: ["q_proj", "v_proj"])
+    after = texts()
+    assert "At least 250 preference pairs" in after and "Curate 40-80 examples" in after
+    assert "r=8, alpha=24, learning rate 1e-4, 3 epochs, modules q_proj, v_proj" in after
+    assert "A holdout of 25-45 cases" in after
