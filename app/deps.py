@@ -1,14 +1,23 @@
-"""FastAPI dependencies, as `Annotated` aliases the routers use."""
+"""FastAPI dependencies, as `Annotated` aliases the routers use.
+
+Each sync dependency costs a trip to the threadpool (and back), so only the ones that query
+run there: settings, the session object and a recently verified key are resolved on the event
+loop; the project (one query) in the threadpool. A route that ends its own transaction in its
+thread (`@commits`, `@idempotent`) spares the session's teardown a trip too.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+import functools
+import inspect
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
 from app.db import WriteQueueFullError, session_factory, write_gate
@@ -20,7 +29,7 @@ from app.teams.models import Team
 _bearer = HTTPBearer(auto_error=False, description="a team API key from `rung teams create`")
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -30,56 +39,104 @@ SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_session(request: Request, settings: SettingsDep) -> Iterator[Session]:
+def _busy(exc: Exception) -> WriteQueueFullError:
+    return WriteQueueFullError(
+        f"the database is busy ({type(exc.orig if hasattr(exc, 'orig') else exc).__name__}"
+        f": {str(exc).splitlines()[0][:200]}); nothing was stored: retry after the "
+        "Retry-After seconds",
+        retry_after=2,
+    )
+
+
+def _commit_and_close(session: Session) -> None:
+    try:
+        session.commit()
+    finally:
+        session.close()
+
+
+def _rollback_and_close(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
+
+
+async def get_session(request: Request, settings: SettingsDep) -> AsyncIterator[Session]:
     """The request's unit of work. It commits when the route returns, before the response is
     sent (``scope="function"``), so a 2xx is only ever sent for stored data, and a commit that
-    fails is the request's error. On SQLite a writing request takes its turn at the write gate
-    (503 + Retry-After when too many writes queue)."""
+    fails is the request's error (503 + Retry-After when the database is busy). On SQLite a
+    writing request takes its turn at the write gate (503 + Retry-After when too many writes
+    queue). Creating the session touches nothing; what is left to commit or roll back at the
+    end is done in the threadpool, never on the event loop."""
     url = settings.resolved_database_url
     write = request.method not in _READ_METHODS
     if write and url.startswith("sqlite"):
         gate = write_gate(url)
-        gate.max_waiting, gate.max_wait_s = settings.sqlite_max_queued_writes, (
-            settings.sqlite_write_wait_s
-        )
+        gate.max_waiting = settings.sqlite_max_queued_writes
+        gate.max_wait_s = settings.sqlite_write_wait_s
     session = session_factory(url, write=write)()
     try:
         yield session
-        session.commit()
     except (sa_exc.OperationalError, sa_exc.TimeoutError) as exc:
-        session.rollback()
-        raise WriteQueueFullError(
-            f"the database is busy ({type(exc.orig if hasattr(exc, 'orig') else exc).__name__}"
-            f": {str(exc).splitlines()[0][:200]}); nothing was stored: retry after the "
-            "Retry-After seconds",
-            retry_after=2,
-        ) from exc
+        await run_in_threadpool(_rollback_and_close, session)
+        raise _busy(exc) from exc
     except BaseException:
-        session.rollback()
+        if session.in_transaction():
+            await run_in_threadpool(_rollback_and_close, session)
+        else:
+            session.close()
         raise
-    finally:
+    if not session.in_transaction():  # the route finished its transaction in its own thread
         session.close()
+        return
+    try:
+        await run_in_threadpool(_commit_and_close, session)
+    except (sa_exc.OperationalError, sa_exc.TimeoutError) as exc:
+        raise _busy(exc) from exc
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_current_team(
+def commits(func: Callable[..., Any]) -> Callable[..., Any]:
+    """For a sync route with a `session` parameter: commit it in the route's own thread once
+    the route returns (the answer is built by then), so the session's teardown has nothing
+    left to do on another thread. A failed commit is the request's error, as in `get_session`."""
+    if inspect.iscoroutinefunction(func):
+        raise TypeError("@commits is for sync routes (their work runs in the threadpool)")
+
+    @functools.wraps(func)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        answer = func(*args, **kwargs)
+        kwargs["session"].commit()
+        return answer
+
+    return run
+
+
+async def get_current_team(
     request: Request,
-    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Team:
-    key = teams.authenticate(session, key=credentials.credentials if credentials else None)
-    request.state.actor = f"{key.team.name}/{key.name}/{key.id}"
-    request.state.team_id = key.team_id
-    teams.note_key_used(request.app.state.settings.resolved_database_url, key_id=key.id)
-    return key.team
+    """The team of the request's key. A key verified in the last `teams.AUTH_TTL_S` seconds is
+    not queried again (a revocation in this process is seen at once, one elsewhere within the
+    TTL); otherwise one query in the threadpool."""
+    url = request.app.state.settings.resolved_database_url
+    key = credentials.credentials if credentials else None
+    identity = teams.cached_identity(url, key=key)
+    if identity is None:
+        identity = await run_in_threadpool(teams.verify_key, url, key=key)
+    request.state.actor = identity.actor
+    request.state.team_id = identity.team_id
+    teams.note_key_used(url, key_id=identity.key_id)
+    return identity.team()
 
 
 CurrentTeam = Annotated[Team, Depends(get_current_team)]
 
 
-def get_actor(request: Request, team: CurrentTeam) -> str:
+async def get_actor(request: Request, team: CurrentTeam) -> str:
     """Who is acting, for audit records: team/key-name/key-id."""
     del team
     return request.state.actor

@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -99,7 +100,7 @@ SERVER_PIDS: list[int] = []
 
 
 @contextmanager
-def rung_serve(url: str, *, triage: bool) -> Iterator[str]:
+def rung_serve(url: str, *, triage: bool, workers: int = 1) -> Iterator[str]:
     """`rung serve` on a free loopback port; yields its base URL."""
     port = _free_port()
     home = Path(tempfile.mkdtemp(prefix="rung-load-home-"))
@@ -114,7 +115,7 @@ def rung_serve(url: str, *, triage: bool) -> Iterator[str]:
     rung = Path(sys.executable).parent / "rung"
     log = (home / "serve.log").open("wb")  # a file, never a pipe nobody reads (it would block)
     process = subprocess.Popen(
-        [str(rung), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [str(rung), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         env=env,
         stderr=log,
         stdout=log,
@@ -136,8 +137,9 @@ def rung_serve(url: str, *, triage: bool) -> Iterator[str]:
             time.sleep(0.2)
         yield base
         lines = (home / "serve.log").read_text(errors="replace").splitlines()
-        noise = Counter(line[:90] for line in lines if " 200 OK" not in line
-                        and " 201 Created" not in line)
+        noise = Counter(
+            line[:90] for line in lines if " 200 OK" not in line and " 201 Created" not in line
+        )
         for line, n in noise.most_common(5):
             print(f"server log x{n}: {line}")
     finally:
@@ -159,8 +161,9 @@ def make_team(url: str) -> str:
 
 def warm_up(base: str, key: str, timeout_s: float = 600) -> None:
     """Steady state first: the worker has loaded the triage engine (one case triaged)."""
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"},
-                      timeout=60) as http:
+    with httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60
+    ) as http:
         case_id = http.post("/v1/projects/warmup/cases", json=[_case("warm", 0)]).json()["ids"][0]
         deadline = time.monotonic() + timeout_s
         while http.get(f"/v1/projects/warmup/cases/{case_id}").json()["triage_state"] != "done":
@@ -201,8 +204,7 @@ async def _write(http: httpx.AsyncClient, stats: Stats) -> None:
     for attempt in range(8):
         start = time.perf_counter()
         try:
-            response = await http.post(f"/v1/projects/{PROJECT}/cases", json=batch,
-                                       headers=headers)
+            response = await http.post(f"/v1/projects/{PROJECT}/cases", json=batch, headers=headers)
         except httpx.TransportError as exc:
             stats.statuses[type(exc).__name__] += 1
             await asyncio.sleep(0.2 * 2**attempt)
@@ -306,53 +308,118 @@ def check_storage(url: str, stats: Stats) -> tuple[int, int, int]:
     return len(stored_ids), lost, sum(n - 1 for _, n in dupes)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its threads (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _stat(path: str) -> list[str]:
+    return Path(path).read_text().rsplit(")", 1)[1].split()
+
+
+def _descendants(pid: int) -> list[int]:
+    """pid and every process below it (Linux /proc)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents.setdefault(int(_stat(f"{entry}/stat")[1]), []).append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(parents.get(current, []))
+    return found
+
+
+def server_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds (user + system) of `rung serve`'s process tree: (API, triage worker). The
+    worker's threads run at nice 10 (app/workers/triage_worker.py); everything else is the API
+    (its processes' own totals, exited threads included, less the niced threads)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = niced = 0.0
+    for process in _descendants(pid):
+        try:
+            fields = _stat(f"/proc/{process}/stat")
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{process}/task").iterdir():
+                fields = _stat(f"{task}/stat")
+                if int(fields[16]) > 0:
+                    niced += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            continue
+    return total - niced, niced
+
+
+def client_cpu() -> float:
+    """CPU seconds of this load generator (its own process: the clients and the probe)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _profile(out: str | None) -> subprocess.Popen[bytes] | None:
-    """py-spy on the server for 20 s from 5 s into the load (collapsed stacks to `out`)."""
+    """py-spy on the server's processes for 20 s from 5 s into the load: collapsed stacks of
+    the threads holding the GIL (where its CPU goes) to `out` (`out`.PID per API process)."""
     if not out:
         return None
-    command = (f"sleep 5; py-spy record -p {SERVER_PIDS[-1]} -d 20 -r 50 -f raw -o {out} "
-               "--nonblocking")
-    return subprocess.Popen(["bash", "-c", command], stdout=subprocess.DEVNULL)
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    pids = _descendants(SERVER_PIDS[-1])
+    command = " & ".join(
+        f"{spy} record -p {pid} -d 20 -r 100 -f raw --gil --nonblocking -o {out}.{pid}"
+        for pid in pids
+    )
+    return subprocess.Popen(
+        ["bash", "-c", f"sleep 5; {command}; wait"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def mix(args: argparse.Namespace) -> int:
-    with database(args.database, args.postgres_url) as url, rung_serve(
-        url, triage=args.triage == "on"
-    ) as base:
+    with (
+        database(args.database, args.postgres_url) as url,
+        rung_serve(url, triage=args.triage == "on", workers=args.workers) as base,
+    ):
         key = make_team(url)
         if args.triage == "on":
             warm_up(base, key)
-        cpu_before = _cpu_seconds(SERVER_PIDS[-1])
+        api_before, worker_before = server_cpu(SERVER_PIDS[-1])
+        client_before, load_before = client_cpu(), os.getloadavg()[0]
         profiler = _profile(args.profile)
         stats, elapsed = asyncio.run(
             run_mix(base, key, requests=args.requests, concurrency=args.concurrency)
         )
-        server_cpu = _cpu_seconds(SERVER_PIDS[-1]) - cpu_before
+        api_after, worker_after = server_cpu(SERVER_PIDS[-1])
+        client = client_cpu() - client_before
+        load_after = os.getloadavg()[0]
         stored, lost, duplicated = check_storage(url, stats)
         if profiler is not None:
             profiler.wait()
     answered = len(stats.reads) + len(stats.writes)
     five = sum(n for s, n in stats.statuses.items() if s.startswith("5"))
-    print(f"database {args.database}, {args.concurrency} clients, {args.requests} requests, "
-          f"triage on the worker: {args.triage}, {os.cpu_count()} CPUs")
+    api, worker = api_after - api_before, worker_after - worker_before
+    print(
+        f"database {args.database}, {args.concurrency} clients, {args.requests} requests, "
+        f"{args.workers} API process(es), triage on the worker: {args.triage}, "
+        f"{os.cpu_count()} CPUs, load average {load_before:.2f} before, {load_after:.2f} after"
+    )
     print(f"throughput {answered / elapsed:8.1f} req/s  ({answered} answers in {elapsed:.1f} s)")
-    print(f"server   {server_cpu:.1f} CPU s in the API process ({server_cpu / answered * 1000:.1f}"
-          " ms per answer; the triage worker is a child process, not counted)")
+    print(
+        f"cpu      API {api:.1f} s ({api / answered * 1000:.2f} ms per answer), triage worker "
+        f"{worker:.1f} s, this client {client:.1f} s ({client / answered * 1000:.2f} ms per "
+        f"answer); {(os.cpu_count() or 1) * elapsed:.0f} "
+        "CPU s were there"
+    )
     print(_line("reads", stats.reads))
     print(_line("writes", stats.writes))
     print(_line("healthz", stats.healthz))
     print("answers  " + ", ".join(f"{s}: {n}" for s, n in sorted(stats.statuses.items())))
-    print(f"cases    acknowledged {len(stats.acknowledged)}, stored {stored}, lost {lost}, "
-          f"duplicated {duplicated}, batches given up {stats.gave_up}")
+    print(
+        f"cases    acknowledged {len(stats.acknowledged)}, stored {stored}, lost {lost}, "
+        f"duplicated {duplicated}, batches given up {stats.gave_up}"
+    )
     ok = five == 0 and lost == 0 and duplicated == 0 and stored == len(stats.acknowledged)
-    print("RESULT   " + ("ok" if ok else "FAILED") + f": {five} x 5xx, {lost} lost, "
-          f"{duplicated} duplicated")
+    print(
+        "RESULT   " + ("ok" if ok else "FAILED") + f": {five} x 5xx, {lost} lost, "
+        f"{duplicated} duplicated"
+    )
     return 0 if ok else 1
 
 
@@ -404,16 +471,21 @@ def scale(args: argparse.Namespace) -> int:
             ids = {"small": small.id, "large": large.id}
         _seed(url, (key, ids["small"]), 100, triaged)
         _seed(url, (key, ids["large"]), 10_000, triaged)
-        with rung_serve(url, triage=True) as base, httpx.Client(
-            base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=120
-        ) as http:
+        with (
+            rung_serve(url, triage=True) as base,
+            httpx.Client(
+                base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=120
+            ) as http,
+        ):
             from app.advisory.stored import StoredRecommendation
 
             deadline = time.monotonic() + 600
             while True:  # the worker's sweep stores both projects' recommendations
                 with session_scope(url) as session:
-                    rows = {r.project_id: r.cases_triaged
-                            for r in session.scalars(select(StoredRecommendation))}
+                    rows = {
+                        r.project_id: r.cases_triaged
+                        for r in session.scalars(select(StoredRecommendation))
+                    }
                 if rows.get(ids["small"]) == 100 and rows.get(ids["large"]) == 10_000:
                     break
                 if time.monotonic() > deadline:
@@ -428,12 +500,16 @@ def scale(args: argparse.Namespace) -> int:
                     times.append(time.perf_counter() - start)
                     assert response.status_code == 200, response.text
                 p50[name] = statistics.median(times)
-                print(f"{name:<6} {response.json()['counts']['total']:>6} cases: "
-                      f"GET recommendation p50 {p50[name] * 1000:.1f} ms "
-                      f"(p95 {_pct(times, 95) * 1000:.1f} ms, n={len(times)})")
+                print(
+                    f"{name:<6} {response.json()['counts']['total']:>6} cases: "
+                    f"GET recommendation p50 {p50[name] * 1000:.1f} ms "
+                    f"(p95 {_pct(times, 95) * 1000:.1f} ms, n={len(times)})"
+                )
     ratio = p50["large"] / p50["small"]
-    print(f"RESULT   p50 at 10,000 cases / p50 at 100 cases = {ratio:.2f} "
-          f"({'ok' if ratio <= 2 else 'FAILED'}: target <= 2)")
+    print(
+        f"RESULT   p50 at 10,000 cases / p50 at 100 cases = {ratio:.2f} "
+        f"({'ok' if ratio <= 2 else 'FAILED'}: target <= 2)"
+    )
     return 0 if ratio <= 2 else 1
 
 
@@ -442,14 +518,27 @@ def main() -> int:
     parser.add_argument("--mode", choices=["mix", "recommendation-scale"], default="mix")
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--postgres-url", default=os.environ.get(
-        "RUNG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
-    parser.add_argument("--triage", choices=["on", "off"], default="on",
-                        help="RUNG_TRIAGE_ON_INGEST of the server (on: the worker triages)")
+    parser.add_argument(
+        "--database", choices=["sqlite", "postgres", "postgresql"], default="sqlite"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="`rung serve --workers N`")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get(
+            "RUNG_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument(
+        "--triage",
+        choices=["on", "off"],
+        default="on",
+        help="RUNG_TRIAGE_ON_INGEST of the server (on: the worker triages)",
+    )
     parser.add_argument("--scale-requests", type=int, default=200)
     parser.add_argument("--profile", metavar="OUT", help="py-spy the server (collapsed stacks)")
     args = parser.parse_args()
+    if args.database == "postgresql":
+        args.database = "postgres"
     return mix(args) if args.mode == "mix" else scale(args)
 
 

@@ -1,3 +1,5 @@
+"""Failure cases over HTTP: each route parses, calls one service function and answers."""
+
 from __future__ import annotations
 
 from typing import Annotated, Any
@@ -6,10 +8,9 @@ from fastapi import APIRouter, Depends, Query, status
 
 from app.cases import service
 from app.cases.schemas import CaseBatchCreated, CasePage, CaseRead, Subcategory
-from app.cases.validation import parse_batch
 from app.core.idempotency import idempotent
 from app.core.json_body import BATCH_BODY_SCHEMA, read_case_batch
-from app.deps import ProjectDep, SessionDep, SettingsDep
+from app.deps import ProjectDep, SessionDep, SettingsDep, commits
 from app.workers import triage_worker
 
 router = APIRouter(prefix="/v1/projects/{project}/cases", tags=["cases"])
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/v1/projects/{project}/cases", tags=["cases"])
     status_code=status.HTTP_201_CREATED,
     openapi_extra=BATCH_BODY_SCHEMA,
 )
-@idempotent
+@idempotent(deferred=True)
 def create_cases(
     items: Annotated[Any, Depends(read_case_batch)],
     project: ProjectDep,
@@ -29,13 +30,15 @@ def create_cases(
 ) -> CaseBatchCreated:
     """Store a batch of up to `RUNG_MAX_BATCH_CASES` cases, all or nothing. The 201 is sent once
     they are committed; each is `triage_state: pending` until the worker has triaged it."""
-    parsed = parse_batch(items, max_items=settings.max_batch_cases)
-    rows = service.store_cases(session, project=project, parsed=parsed)
+    created = service.create_batch(
+        session, project=project, items=items, max_items=settings.max_batch_cases
+    )
     triage_worker.wake()  # the commit follows at once; the worker looks again when idle
-    return CaseBatchCreated(created=len(rows), ids=[r.id for r in rows])
+    return created
 
 
 @router.get("")
+@commits
 def list_cases(
     project: ProjectDep,
     session: SessionDep,
@@ -46,7 +49,7 @@ def list_cases(
     subcategory: Subcategory | None = None,
     needs_review: bool | None = None,
 ) -> CasePage:
-    rows, next_cursor = service.list_cases(
+    return service.case_page(
         session,
         project=project,
         limit=limit,
@@ -56,18 +59,15 @@ def list_cases(
         subcategory=subcategory,
         needs_review=needs_review,
     )
-    return CasePage(
-        items=[service.to_read(r, project=project) for r in rows], next_cursor=next_cursor
-    )
 
 
 @router.get("/{case_id}")
+@commits
 def get_case(case_id: str, project: ProjectDep, session: SessionDep) -> CaseRead:
-    return service.to_read(
-        service.get_case(session, project=project, case_id=case_id), project=project
-    )
+    return service.read_case(session, project=project, case_id=case_id)
 
 
 @router.delete("/{case_id}", status_code=status.HTTP_204_NO_CONTENT)
+@commits
 def delete_case(case_id: str, project: ProjectDep, session: SessionDep) -> None:
     service.delete_case(session, project=project, case_id=case_id)

@@ -6,26 +6,38 @@ import base64
 import binascii
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from app.cases.models import Case
-from app.cases.schemas import CaseLabel, CaseRead, FailureCase
-from app.cases.validation import ParsedCase
+from app.cases.schemas import CaseBatchCreated, CaseLabel, CasePage, CaseRead, FailureCase
+from app.cases.validation import ParsedCase, parse_batch
 from app.core.errors import InvalidInputError, NotFoundError
+from app.db import new_id
 from app.projects.models import Project
 
 
 def store_cases(session: Session, *, project: Project, parsed: Sequence[ParsedCase]) -> list[Case]:
+    """Add the cases to the session (ids assigned here; written at the next flush or commit,
+    all or nothing, each `triage_state: pending` until the worker triages it)."""
     rows = [_to_row(project, case, label) for case, label in parsed]
     session.add_all(rows)
-    session.flush()
     return rows
+
+
+def create_batch(
+    session: Session, *, project: Project, items: Any, max_items: int
+) -> CaseBatchCreated:
+    """Validate a batch as a whole (422 naming every bad item) and add it to the session."""
+    rows = store_cases(session, project=project, parsed=parse_batch(items, max_items=max_items))
+    return CaseBatchCreated(created=len(rows), ids=[r.id for r in rows])
 
 
 def _to_row(project: Project, case: FailureCase, label: CaseLabel | None) -> Case:
     return Case(
+        id=new_id("cas"),
         project_id=project.id,
         input=case.input,
         output=case.output,
@@ -77,6 +89,16 @@ def to_read(row: Case, *, project: Project) -> CaseRead:
             "triage": row.triage if row.triage_version is not None else None,
         }
     )
+
+
+def read_case(session: Session, *, project: Project, case_id: str) -> CaseRead:
+    return to_read(get_case(session, project=project, case_id=case_id), project=project)
+
+
+def case_page(session: Session, *, project: Project, **filters: Any) -> CasePage:
+    """A page of the project's cases (`list_cases` filters), shaped for the API."""
+    rows, next_cursor = list_cases(session, project=project, **filters)
+    return CasePage(items=[to_read(r, project=project) for r in rows], next_cursor=next_cursor)
 
 
 def get_case(session: Session, *, project: Project, case_id: str) -> Case:

@@ -1,12 +1,17 @@
 """`Idempotency-Key` for POSTs that create: a retry with the same key and body gets the first
 answer and stores nothing new; the same key with another body is a 422.
 
-Put `@idempotent` under a route's `@router.post(...)`. The key is claimed (inserted) in the
-request's own transaction before the route runs, and the answer is stored in it after, so the
-created rows and the remembered answer commit together or not at all: a server killed before
-the commit leaves neither, and the client's retry runs the request afresh. A concurrent request
-with the same key waits for the first (PostgreSQL: on the unique index; SQLite: on the write
-gate) and then replays its answer, or gets a 409 if it raced the claim.
+Put `@idempotent` under a route's `@router.post(...)`. The key is claimed (inserted, one
+statement) in the request's own transaction before the route runs, and the answer is stored in
+it after, so the created rows and the remembered answer commit together or not at all: a server
+killed before the commit leaves neither, and the client's retry runs the request afresh. A
+concurrent request with the same key waits for the first (PostgreSQL: on the unique index;
+SQLite: on the write gate) and then replays its answer.
+
+`@idempotent(deferred=True)` is for a sync route that only adds rows to the session (no flush,
+no other write, nothing outside the database): it runs first, then its key is inserted with its
+answer and its rows flushed, so a write transaction is two statements long; a key already
+taken discards the route's rows and replays the first answer (or 422).
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import Response
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, exc, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, Session, make_transient_to_detached, mapped_column
 from starlette.concurrency import run_in_threadpool
 
 from app.core.errors import ConflictError, InvalidInputError
@@ -176,32 +183,59 @@ def _same_request(record: IdempotencyRecord, keyed: KeyedRequest, fingerprint: s
     )
 
 
-def _claim(keyed: KeyedRequest) -> IdempotencyRecord | Response:
-    """Replay a finished request, or insert this one's claim (flushed: holds the key)."""
+def _claim_values(keyed: KeyedRequest, **answer: Any) -> dict[str, Any]:
+    return {
+        "team_id": keyed.team_id,
+        "key": keyed.key,
+        "method": keyed.method,
+        "path": keyed.path,
+        "request_sha256": keyed.fingerprint,
+        "created_at": utcnow(),
+        **answer,
+    }
+
+
+def _insert_claim(keyed: KeyedRequest, values: dict[str, Any]) -> int | None:
+    """Insert the key's record unless the team already has it (one statement, no savepoint:
+    ``ON CONFLICT DO NOTHING``; PostgreSQL waits for a concurrent insert of the key to commit
+    or roll back first). The new record's id, or None when the key was taken."""
     session = keyed.session
-    record = _find(session, keyed)
-    if record is not None:
-        return _answer_or_rerun(record, keyed)
-    record = IdempotencyRecord(
-        team_id=keyed.team_id,
-        key=keyed.key,
-        method=keyed.method,
-        path=keyed.path,
-        request_sha256=keyed.fingerprint,
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(IdempotencyRecord)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["team_id", "key"])
+        .returning(IdempotencyRecord.id)
     )
-    try:
-        with session.begin_nested():
-            session.add(record)
-            session.flush()
-    except exc.IntegrityError as error:  # a concurrent request claimed it and has committed
-        other = _find(session, keyed)
-        if other is not None and other.status_code:
-            return _answer_or_rerun(other, keyed)
-        raise ConflictError(
-            f"another request with {HEADER} {keyed.key!r} is being processed; retry it in a "
-            "moment to get its answer"
-        ) from error
+    return session.scalar(stmt)
+
+
+def _taken(keyed: KeyedRequest) -> IdempotencyRecord | Response:
+    """The key was used (and its request has finished: the insert waited for it): its first
+    answer, a 422 for another request, or its record (to run again) when no answer was kept."""
+    record = _find(keyed.session, keyed)
+    if record is None:  # removed meanwhile (its team deleted): nothing to replay
+        raise ConflictError(f"{HEADER} {keyed.key!r} changed meanwhile; retry the request")
+    return _answer_or_rerun(record, keyed)
+
+
+def _held(keyed: KeyedRequest, record_id: int, values: dict[str, Any]) -> IdempotencyRecord:
+    """The record just inserted, as a persistent object of the session (no query)."""
+    record = IdempotencyRecord(id=record_id, **values)
+    make_transient_to_detached(record)
+    keyed.session.add(record)
     return record
+
+
+def _claim(keyed: KeyedRequest) -> IdempotencyRecord | Response:
+    """Replay a finished request, or hold the key for this one (its record is inserted in the
+    request's transaction, so the key is held until the commit)."""
+    values = _claim_values(keyed, status_code=0, media_type="application/json", response="")
+    record_id = _insert_claim(keyed, values)
+    if record_id is not None:
+        return _held(keyed, record_id, values)
+    return _taken(keyed)
 
 
 def _answer_or_rerun(
@@ -252,17 +286,45 @@ def _finish(
     return result
 
 
+def _run_deferred(
+    func: Callable[..., Any], keyed: KeyedRequest, args: Any, kwargs: dict[str, Any]
+) -> Any:
+    """A deferred route: run it, then insert the key with the answer and flush its rows."""
+    session = keyed.session
+    result = func(*args, **kwargs)
+    status, media_type, text = _encode(result, keyed.status_code)
+    if status >= 300:
+        session.commit()
+        return result  # not an answer to remember
+    values = _claim_values(keyed, status_code=status, media_type=media_type, response=text)
+    if _insert_claim(keyed, values) is not None:
+        session.commit()  # flushes the route's rows with the record
+        return result
+    session.rollback()  # the key was used: drop this run's rows
+    taken = _taken(keyed)
+    if isinstance(taken, Response):
+        session.commit()
+        return taken
+    # the key's first request kept no answer (a refused streamed body): run this one in its place
+    answer = _finish(taken, keyed, func(*args, **kwargs), None)
+    session.commit()
+    return answer
+
+
 def idempotent(
     func: Callable[..., Any] | None = None,
     *,
     stream_fingerprint: Callable[[Any], str] | None = None,
+    deferred: bool = False,
 ) -> Any:
     """Make a POST route honour `Idempotency-Key` (scoped to the authenticated team). A sync
     route's transaction is committed here, in the thread that wrote. `stream_fingerprint(answer)`:
     for a streamed body the route always runs (it must be content-addressed) and this picks from
-    the JSON answer what stands for the body."""
+    the JSON answer what stands for the body. `deferred`: see the module doc."""
     if func is None:
-        return functools.partial(idempotent, stream_fingerprint=stream_fingerprint)
+        return functools.partial(
+            idempotent, stream_fingerprint=stream_fingerprint, deferred=deferred
+        )
     dependency = keyed_stream if stream_fingerprint is not None else keyed_request
     signature = inspect.signature(func)
     extra = inspect.Parameter(
@@ -273,6 +335,8 @@ def idempotent(
     wrapped_signature = signature.replace(parameters=[*signature.parameters.values(), extra])
 
     if inspect.iscoroutinefunction(func):
+        if deferred:
+            raise TypeError("deferred=True is for sync routes")
 
         @functools.wraps(func)
         async def run_async(*args: Any, **kwargs: Any) -> Any:
@@ -295,6 +359,8 @@ def idempotent(
                 answer = func(*args, **kwargs)
                 keyed.session.commit()
                 return answer
+            if deferred:
+                return _run_deferred(func, keyed, args, kwargs)
             claim = _claim(keyed)
             if isinstance(claim, Response):
                 return claim

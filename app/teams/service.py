@@ -9,9 +9,11 @@ import re
 import secrets
 import threading
 import time
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, make_transient_to_detached
 
 from app.core.errors import AuthError, ConflictError, InvalidInputError, NotFoundError
 from app.db import session_scope, utcnow
@@ -72,6 +74,7 @@ def revoke_key(session: Session, *, team: Team, key_id: str) -> ApiKey:
         raise NotFoundError(f"no key {key_id!r} in team {team.name!r}")
     if record.revoked_at is None:
         record.revoked_at = utcnow()
+    identities.forget(key_id=record.id)
     return record
 
 
@@ -87,6 +90,88 @@ def authenticate(session: Session, *, key: str | None) -> ApiKey:
     if record.revoked_at is not None:
         raise AuthError("this API key was revoked; ask for a new one with `rung teams keys create`")
     return record
+
+
+AUTH_TTL_S = 5.0
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a live API key speaks for: what a request needs of its key and team."""
+
+    key_id: str
+    key_name: str
+    team_id: str
+    team_name: str
+    team_created_at: datetime
+
+    @property
+    def actor(self) -> str:
+        return f"{self.team_name}/{self.key_name}/{self.key_id}"
+
+    def team(self) -> Team:
+        """The team as a detached ORM object of its own (no session, no query)."""
+        team = Team(id=self.team_id, name=self.team_name, created_at=self.team_created_at)
+        make_transient_to_detached(team)
+        return team
+
+
+class IdentityCache:
+    """Keys verified in the last `ttl_s` seconds, so that a request does not query its key.
+
+    A revocation through `revoke_key` in this process is seen at once; one made elsewhere
+    (another process, the CLI) within `ttl_s`. Only live keys are remembered: an unknown or
+    revoked key is looked up every time."""
+
+    def __init__(self, ttl_s: float = AUTH_TTL_S, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[tuple[str, str], tuple[float, Identity]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, url: str, key_hash: str) -> Identity | None:
+        entry = self._entries.get((url, key_hash))
+        if entry is None or time.monotonic() - entry[0] > self.ttl_s:
+            return None
+        return entry[1]
+
+    def put(self, url: str, key_hash: str, identity: Identity) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[(url, key_hash)] = (time.monotonic(), identity)
+
+    def forget(self, *, key_id: str) -> None:
+        with self._lock:
+            for name in [k for k, (_, i) in self._entries.items() if i.key_id == key_id]:
+                del self._entries[name]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+identities = IdentityCache()
+
+
+def cached_identity(url: str, *, key: str | None) -> Identity | None:
+    """The identity of `key` if it was verified within the cache's TTL (no database work)."""
+    return identities.get(url, hash_key(key)) if key else None
+
+
+def verify_key(url: str, *, key: str | None) -> Identity:
+    """Look the key up (one query: key and team) and remember it; AuthError as `authenticate`."""
+    with session_scope(url) as session:
+        record = authenticate(session, key=key)
+        identity = Identity(
+            key_id=record.id,
+            key_name=record.name,
+            team_id=record.team_id,
+            team_name=record.team.name,
+            team_created_at=record.team.created_at,
+        )
+    identities.put(url, hash_key(key or ""), identity)
+    return identity
 
 
 USAGE_INTERVAL_S = 60.0
