@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,8 +15,69 @@ class UnsafeSettingsError(ValueError):
     """Raised when a setting that is fine on a laptop is used outside dev."""
 
 
+class WorkerPolicy(BaseModel):
+    """Retries, leases, time limits, queues and the task name of jobs: the ONE place they are set.
+
+    Part of `Settings` (``settings.job``): each value is read from ``RUNG_JOB_<NAME>`` (e.g.
+    ``RUNG_JOB_MAX_ATTEMPTS=5``) by the settings object, never by the policy itself. Which errors
+    are retried, and how, is `app.workers.policy`'s business.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    # Queues a job may go to (a GPU recipe goes to ``gpu``) and the Celery task that runs one.
+    queues: ClassVar[tuple[str, ...]] = ("default", "gpu")
+    task_name: ClassVar[str] = "rung.run_job"
+
+    max_attempts: int = Field(default=3, ge=1, description="attempts per job, lost workers count")
+    lease_s: float = Field(
+        default=120, gt=0, description="a running job's lease; a dead worker's job is re-queued "
+        "this long after its last heartbeat"
+    )
+    heartbeat_s: float = Field(
+        default=15, gt=0, description="lease renewal period; also how fast cancel is noticed"
+    )
+    reaper_interval_s: float = Field(default=30, gt=0, description="expired-lease scan period")
+    retry_backoff_s: float = Field(default=30, ge=0, description="first retry delay")
+    retry_backoff_max_s: float = Field(default=600, ge=0, description="longest retry delay")
+    time_limit_s: float = Field(
+        default=24 * 3600, gt=0, description="wall-clock limit of one attempt; then failed"
+    )
+    poll_interval_s: float = Field(
+        default=2, gt=0, description="how often a DB-polling worker looks for queued jobs"
+    )
+    visibility_timeout_s: float = Field(
+        default=6 * 3600, gt=0, description="Redis broker: redeliver an unacked message after this"
+    )
+    undispatched_after_s: float = Field(
+        default=60, gt=0, description="re-send a queued job the broker never confirmed after this"
+    )
+    redispatch_after_s: float = Field(
+        default=3600, gt=0, description="re-send a job still queued this long after it was sent "
+        "(a broker restarted without persistence loses messages; a duplicate is harmless)"
+    )
+
+    @model_validator(mode="after")
+    def _heartbeat_inside_lease(self) -> WorkerPolicy:
+        if self.heartbeat_s >= self.lease_s:
+            raise ValueError(
+                f"RUNG_JOB_HEARTBEAT_S ({self.heartbeat_s}) must be shorter than "
+                f"RUNG_JOB_LEASE_S ({self.lease_s}), or leases expire while jobs run"
+            )
+        return self
+
+    def retry_delay(self, attempt: int) -> float:
+        """Seconds to wait before attempt ``attempt + 1`` after attempt ``attempt`` failed."""
+        return min(self.retry_backoff_s * 2 ** max(attempt - 1, 0), self.retry_backoff_max_s)
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RUNG_", env_file=".env", extra="ignore")
+    # ``RUNG_JOB_<NAME>`` fills ``job.<name>`` (one split after the field name, so names with
+    # underscores, e.g. RUNG_JOB_MAX_ATTEMPTS, stay whole).
+    model_config = SettingsConfigDict(
+        env_prefix="RUNG_", env_file=".env", extra="ignore",
+        env_nested_delimiter="_", env_nested_max_split=1,
+    )
 
     env: Literal["dev", "test", "prod"] = Field(
         default="dev", description="dev on a laptop; prod refuses unsafe defaults"
@@ -68,6 +129,10 @@ class Settings(BaseSettings):
     base_model: str = Field(
         default="HuggingFaceTB/SmolLM2-135M-Instruct",
         description="base model the application uses; hub name or local path",
+    )
+    job: WorkerPolicy = Field(
+        default_factory=WorkerPolicy,
+        description="job retries, leases and time limits (RUNG_JOB_<NAME>, see WorkerPolicy)",
     )
     models_allow: str = Field(
         default="",

@@ -30,6 +30,7 @@ from app.jobs.routes import router as jobs_router
 from app.projects.routes import router as projects_router
 from app.registry.routes import router as registry_router
 from app.triage.routes import router as triage_router
+from app.workers.dispatch import dispatcher_for
 from app.workers.polling import start_embedded_worker
 from app.workers.triage_worker import start_triage_process
 
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.dispatcher = dispatcher_for(settings)  # how job services hand jobs to workers
     utc_times.install()
     app.add_middleware(
         BodyIntakeMiddleware,

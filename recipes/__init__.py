@@ -8,8 +8,10 @@ signature::
         should_stop=None, **extra_inputs) -> RecipeResult
 
 where ``spec.extra_inputs`` names the extra keyword arguments (``documents`` for rag; an
-optional ``chat_model``/``judge_model`` for prompting and rag). Errors are typed (see
-`recipes.errors`). This package never imports ``app``; importing it loads no ML library.
+optional ``chat_model``/``judge_model`` for prompting and rag) and ``spec.inputs`` says how a
+stored dataset becomes the rows and extras (`recipes.run_types.rows_as_documents` for rag).
+Errors are typed (see `recipes.errors`). This package never imports ``app``; importing it loads
+no ML library.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from recipes.errors import (
     RecipeRuntimeError,
     UnknownConfigKeyError,
 )
-from recipes.run_types import ProgressEvent, RecipeResult, RecipeSpec
+from recipes.run_types import ProgressEvent, RecipeResult, RecipeSpec, rows_as_documents
 
 REGISTRY: dict[str, RecipeSpec] = {
     spec.name: spec
@@ -47,6 +49,7 @@ REGISTRY: dict[str, RecipeSpec] = {
             dataset="rag",
             description="Retrieval-augmented answers from your documents (langchain + MiniLM).",
             extra_inputs=("documents", "chat_model?", "judge_model?"),
+            inputs=rows_as_documents,
         ),
         RecipeSpec(
             name=lora_sft.NAME,

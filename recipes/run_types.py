@@ -71,12 +71,41 @@ class RecipeResult:
         }
 
 
+Rows = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class RecipeInputs:
+    """The rows and extra keyword arguments one ``run`` call gets from a stored dataset."""
+
+    train_rows: Rows
+    eval_rows: Rows
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+InputsFn = Callable[..., RecipeInputs]
+
+
+def rows_as_given(*, train_rows: Rows, eval_rows: Rows, holdout_given: bool) -> RecipeInputs:
+    """Most recipes: the dataset's train rows train, its holdout (or the separate one) evaluates."""
+    return RecipeInputs(train_rows=train_rows, eval_rows=eval_rows)
+
+
+def rows_as_documents(*, train_rows: Rows, eval_rows: Rows, holdout_given: bool) -> RecipeInputs:
+    """rag: a documents dataset's rows (both splits) are the ``documents`` to index; the
+    questions are a separate holdout's rows when one is given, else the dataset's holdout."""
+    documents = train_rows + ([] if holdout_given else eval_rows)
+    return RecipeInputs(train_rows=[], eval_rows=eval_rows, extras={"documents": documents})
+
+
 @dataclass(frozen=True)
 class RecipeSpec:
     """One registry entry.
 
     ``extra_inputs`` names the keyword arguments ``run`` takes beyond the common signature
     (a trailing ``?`` marks an optional one), e.g. ``("documents", "chat_model?")`` for rag.
+    ``inputs`` says how a stored dataset (train rows, holdout rows, and whether the holdout is
+    a separate dataset) becomes ``run``'s rows and extra inputs.
     """
 
     name: str
@@ -87,6 +116,24 @@ class RecipeSpec:
     dataset: DatasetShape
     description: str
     extra_inputs: tuple[str, ...] = ()
+    inputs: InputsFn = rows_as_given
+
+    def assemble_inputs(
+        self, *, train_rows: Rows, eval_rows: Rows, holdout_given: bool
+    ) -> RecipeInputs:
+        """``run``'s rows and extras from a dataset; `RecipeConfigError` when a required extra
+        input cannot come from a dataset."""
+        inputs = self.inputs(
+            train_rows=train_rows, eval_rows=eval_rows, holdout_given=holdout_given
+        )
+        for name in self.extra_inputs:
+            if not name.endswith("?") and name not in inputs.extras:
+                from recipes.errors import RecipeConfigError
+
+                raise RecipeConfigError(
+                    f"recipe {self.name} needs the input {name!r}, which jobs cannot pass yet"
+                )
+        return inputs
 
 
 def emit(progress: ProgressFn | None, event: ProgressEvent) -> None:

@@ -18,11 +18,10 @@ from app.core.idempotency import idempotent
 from app.db import session_scope
 from app.deps import ProjectDep, SessionDep, SettingsDep
 from app.jobs import service
+from app.jobs.dispatch import DispatcherDep
 from app.jobs.events import events_after, format_event
 from app.jobs.models import JOB_STATES, TERMINAL_STATES, Job
 from app.jobs.schemas import JobCreate, JobEventRead, JobRead
-from app.workers.dispatch import dispatcher_for
-from app.workers.policy import get_policy
 
 router = APIRouter(prefix="/v1/projects/{project}/jobs", tags=["jobs"])
 
@@ -44,7 +43,11 @@ EVENT_ID_MAX = 2**63 - 1  # event ids are 64-bit; beyond is a 422, not a databas
 )
 @idempotent
 def create_job(
-    body: JobCreate, project: ProjectDep, session: SessionDep, settings: SettingsDep
+    body: JobCreate,
+    project: ProjectDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    dispatcher: DispatcherDep,
 ) -> JobRead:
     """Queue a recipe run. Config overrides are checked against the recipe's typed config first;
     a GPU recipe goes to the `gpu` queue."""
@@ -52,8 +55,8 @@ def create_job(
         session,
         project=project,
         data=body,
-        dispatcher=dispatcher_for(settings.broker_url),
-        policy=get_policy(),
+        dispatcher=dispatcher,
+        policy=settings.job,
         models_allow=settings.models_allow_dirs,
     )
     return JobRead.model_validate(job)

@@ -15,17 +15,17 @@ from pathlib import Path
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from app.config import WorkerPolicy
 from app.core.errors import ConflictError, InvalidInputError, NotFoundError
 from app.datasets import service as datasets
 from app.db import utcnow
 from app.jobs import model_refs
+from app.jobs.dispatch import BrokerUnavailableError, Dispatcher
 from app.jobs.events import add_event
 from app.jobs.models import TERMINAL_STATES, Job
 from app.jobs.recipe_configs import check_dataset_kind, recipe_spec, validated_config
 from app.jobs.schemas import JobCreate
 from app.projects.models import Project
-from app.workers.dispatch import BrokerUnavailableError, Dispatcher
-from app.workers.policy import WorkerPolicy
 
 
 def submit_job(

@@ -10,9 +10,7 @@ import threading
 import typer
 from rich.console import Console
 
-from app.config import get_settings
-from app.workers.dispatch import QUEUES
-from app.workers.policy import get_policy
+from app.config import WorkerPolicy, get_settings
 
 console = Console(stderr=True)
 
@@ -35,20 +33,21 @@ def worker(
 
     Without a broker it polls the database for queued jobs (like the worker inside rung serve).
     """
-    unknown = sorted(set(queue) - set(QUEUES))
+    unknown = sorted(set(queue) - set(WorkerPolicy.queues))
     if unknown:
-        console.print(f"[red]Unknown queue(s) {', '.join(unknown)}[/]; use {', '.join(QUEUES)}")
+        console.print(
+            f"[red]Unknown queue(s) {', '.join(unknown)}[/]; use {', '.join(WorkerPolicy.queues)}"
+        )
         raise typer.Exit(2)
     settings = get_settings()
-    get_policy()  # fail fast on a bad RUNG_JOB_* value
     if not settings.broker_url:
         _poll_forever(queue)
         return
-    from app.workers.celery_app import make_celery
+    from app.workers.celery_app import celery_for
 
     if concurrency > 1 and "gpu" in queue:
         os.environ["RUNG_PIN_GPU_PER_PROCESS"] = "1"
-    app = make_celery(settings.broker_url)
+    app = celery_for(settings)
     pool = "solo" if concurrency == 1 else "prefork"
     app.worker_main(
         argv=[
@@ -68,7 +67,7 @@ def worker(
 def _poll_forever(queues: list[str]) -> None:
     from app.workers.polling import PollingWorker
 
-    polling = PollingWorker(settings=get_settings(), policy=get_policy(), queues=queues,
+    polling = PollingWorker(settings=get_settings(), policy=get_settings().job, queues=queues,
                             wake=threading.Event())
     console.print(
         f"No RUNG_BROKER_URL: polling the database for jobs on {', '.join(queues)} (Ctrl-C stops)"

@@ -1,26 +1,17 @@
-"""Hand a job id to whoever runs jobs: the in-process worker (nothing to send) or a broker."""
+"""Hand a job id to whoever runs jobs: the in-process worker (nothing to send) or a broker.
+
+Implements `app.jobs.dispatch.Dispatcher`; `dispatcher_for` picks one from the settings.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
-from functools import lru_cache
-from typing import Protocol
 
-from app.core.errors import ServiceUnavailableError
+from app.config import Settings
+from app.jobs.dispatch import BrokerUnavailableError, Dispatcher
 
 logger = logging.getLogger(__name__)
-
-TASK_NAME = "rung.run_job"
-QUEUES = ("default", "gpu")
-
-
-class BrokerUnavailableError(ServiceUnavailableError):
-    """The broker did not take the job; nothing was queued."""
-
-
-class Dispatcher(Protocol):
-    def send(self, job_id: str, *, queue: str, countdown: float = 0) -> None: ...
 
 
 class LocalDispatcher:
@@ -34,52 +25,72 @@ class LocalDispatcher:
 
 
 class CeleryDispatcher:
-    """Sends ``rung.run_job(job_id)`` to the job's queue; BrokerUnavailableError if it cannot."""
+    """Sends the run-job task with ``job_id`` to the job's queue; BrokerUnavailableError if it
+    cannot."""
 
-    def __init__(self, broker_url: str) -> None:
-        from app.workers.celery_app import make_celery
+    def __init__(self, settings: Settings) -> None:
+        from app.workers.celery_app import celery_for
 
-        self.broker_url = broker_url
-        self.app = make_celery(broker_url)
+        assert settings.broker_url
+        self.broker_url = settings.broker_url
+        self.task_name = settings.job.task_name
+        self.app = celery_for(settings)
 
     def send(self, job_id: str, *, queue: str, countdown: float = 0) -> None:
         try:
             self.app.send_task(
-                TASK_NAME,
+                self.task_name,
                 args=[job_id],
                 queue=queue,
                 countdown=countdown or None,
                 retry=False,
             )
         except Exception as exc:  # kombu OperationalError, OSError, redis errors...
-            logger.warning("broker %s refused job %s: %s", _safe(self.broker_url), job_id, exc)
+            logger.warning("broker %s refused job %s: %s", safe_url(self.broker_url), job_id, exc)
             raise BrokerUnavailableError(
-                f"the job broker at {_safe(self.broker_url)} is unavailable ({type(exc).__name__}:"
-                f" {exc}); nothing was queued. Retry when it is back, or check RUNG_BROKER_URL."
+                f"the job broker at {safe_url(self.broker_url)} is unavailable "
+                f"({type(exc).__name__}: {exc}); nothing was queued. Retry when it is back, "
+                "or check RUNG_BROKER_URL."
             ) from exc
 
 
 _local = LocalDispatcher()
+_celery: dict[tuple[str, float], CeleryDispatcher] = {}
+_celery_lock = threading.Lock()
 
 
-def dispatcher_for(broker_url: str | None) -> Dispatcher:
-    """The process-wide dispatcher for a broker URL (None: the in-process worker)."""
-    if not broker_url:
+def dispatcher_for(settings: Settings) -> Dispatcher:
+    """The process-wide dispatcher for these settings (no broker: the in-process worker)."""
+    if not settings.broker_url:
         return _local
-    return _celery_dispatcher(broker_url)
+    key = (settings.broker_url, settings.job.visibility_timeout_s)
+    with _celery_lock:
+        if key not in _celery:
+            _celery[key] = CeleryDispatcher(settings)
+        return _celery[key]
 
 
-@lru_cache(maxsize=4)
-def _celery_dispatcher(broker_url: str) -> CeleryDispatcher:
-    return CeleryDispatcher(broker_url)
+def local_dispatcher() -> LocalDispatcher:
+    """The in-process dispatcher (DB-polling workers use it whatever the broker)."""
+    return _local
 
 
 def local_wake_event() -> threading.Event:
     return _local.wake
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
+    """``url`` without its password."""
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
         return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
     return url
+
+
+__all__ = [
+    "BrokerUnavailableError",
+    "Dispatcher",
+    "dispatcher_for",
+    "local_dispatcher",
+    "local_wake_event",
+]

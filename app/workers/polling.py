@@ -15,9 +15,9 @@ from pathlib import Path
 
 from app.config import Settings
 from app.workers import leases
-from app.workers.dispatch import dispatcher_for, local_wake_event
+from app.workers.dispatch import local_dispatcher, local_wake_event
 from app.workers.identity import worker_owner
-from app.workers.policy import WorkerPolicy, get_policy
+from app.workers.policy import WorkerPolicy
 from app.workers.reaper import reap_once
 from app.workers.runner import execute_job
 
@@ -55,7 +55,7 @@ class PollingWorker(threading.Thread):
 
     def run(self) -> None:
         url = self.settings.resolved_database_url
-        dispatcher = dispatcher_for(None)
+        dispatcher = local_dispatcher()
         queues = self.queues or default_queues()
         logger.info("worker %s polling queues %s", self.owner, ", ".join(queues))
         next_reap = 0.0
@@ -94,6 +94,6 @@ def start_embedded_worker(settings: Settings) -> PollingWorker | None:
     (``RUNG_EMBEDDED_WORKER=false``)."""
     if settings.broker_url or not settings.embedded_worker:
         return None
-    worker = PollingWorker(settings=settings, policy=get_policy())
+    worker = PollingWorker(settings=settings, policy=settings.job)
     worker.start()
     return worker

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from app.jobs.dispatch import BrokerUnavailableError, Dispatcher
 from app.workers import leases
-from app.workers.dispatch import BrokerUnavailableError, Dispatcher
 from app.workers.policy import WorkerPolicy
 
 logger = logging.getLogger(__name__)

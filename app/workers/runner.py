@@ -35,9 +35,9 @@ from app.config import Settings
 from app.datasets.service import load_rows
 from app.db import session_scope
 from app.jobs import events, model_refs
+from app.jobs.dispatch import BrokerUnavailableError, Dispatcher
 from app.jobs.models import Job
 from app.workers import leases
-from app.workers.dispatch import BrokerUnavailableError, Dispatcher
 from app.workers.policy import WorkerPolicy, is_retryable
 
 logger = logging.getLogger(__name__)
@@ -226,15 +226,8 @@ class _JobRun:
         if spec.holdout_sha256:
             extra_train, extra_held = load_rows(self.store, sha256=spec.holdout_sha256)
             eval_rows = extra_train + extra_held
-        extras: dict[str, Any] = {}
-        for name in recipe.extra_inputs:
-            if name == "documents":
-                extras["documents"] = train_rows + (eval_rows if not spec.holdout_sha256 else [])
-                train_rows = []
-            elif not name.endswith("?"):
-                raise RecipeConfigError(
-                    f"recipe {spec.recipe} needs the input {name!r}, which jobs cannot pass yet"
-                )
+        inputs = recipe.assemble_inputs(train_rows=train_rows, eval_rows=eval_rows,
+                                        holdout_given=bool(spec.holdout_sha256))
         resume_from = self._resume_point(spec, job_dir)
         self.output_dir = job_dir / f"attempt-{self.attempt}"
         shutil.rmtree(self.output_dir, ignore_errors=True)
@@ -242,13 +235,13 @@ class _JobRun:
         try:
             result = recipe.run(
                 config,
-                train_rows=train_rows,
-                eval_rows=eval_rows,
+                train_rows=inputs.train_rows,
+                eval_rows=inputs.eval_rows,
                 output_dir=self.output_dir,
                 progress=self.on_progress,
                 resume_from=resume_from,
                 should_stop=self.should_stop,
-                **extras,
+                **inputs.extras,
             )
         except RecipeCancelledError as exc:
             return self._stopped(str(exc))

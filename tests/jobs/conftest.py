@@ -14,11 +14,7 @@ FAST_POLICY = {
 
 @pytest.fixture(autouse=True)
 def fast_policy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Quick heartbeats and polling for the in-process worker (read when the app starts)."""
-    from app.workers.policy import get_policy
-
+    """Quick heartbeats and polling for the in-process worker (read by the `settings` fixture)."""
     for key, value in FAST_POLICY.items():
         monkeypatch.setenv(key, value)
-    get_policy.cache_clear()
     yield
-    get_policy.cache_clear()

@@ -21,7 +21,6 @@ from app.config import Settings
 from app.core import migrations
 from app.db import session_scope
 from app.teams import service as teams
-from app.workers.policy import get_policy
 from tests.conftest import REDIS_URL, LiveServer, _service_missing
 
 RUNG = [sys.executable, "-m", "app.cli"]
@@ -58,14 +57,12 @@ def redis_url() -> Iterator[str]:
 def policy_env() -> Iterator[dict[str, str]]:
     saved = {k: os.environ.get(k) for k in POLICY_ENV}
     os.environ.update(POLICY_ENV)
-    get_policy.cache_clear()
     yield POLICY_ENV
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    get_policy.cache_clear()
 
 
 class Deployment:
