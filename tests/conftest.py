@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 import pytest
@@ -38,11 +39,17 @@ REDIS_URL = os.environ.get("RUNG_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("RUNG_REQUIRE_SERVICES") == "1"
 
 
-def _service_missing(what: str, why: str) -> None:
-    message = f"{what} is not reachable ({why})"
+def service_missing(message: str) -> NoReturn:
+    """Skip a test whose service, browser or bundled model is missing (``message`` says which
+    and how to get it); with RUNG_REQUIRE_SERVICES=1 fail it instead. Every such skip of the
+    suite goes through here (tests/test_skips.py checks)."""
     if REQUIRE_SERVICES:
         pytest.fail(message + "; RUNG_REQUIRE_SERVICES=1 makes that an error")
     pytest.skip(message)
+
+
+def _service_missing(what: str, why: str) -> NoReturn:
+    service_missing(f"{what} is not reachable ({why})")
 
 
 @pytest.fixture(scope="session")

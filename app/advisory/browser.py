@@ -2,7 +2,8 @@
 
 Playwright's own browser download (`playwright install`) is never used; the system Chromium is
 launched with the background network features switched off, so rendering a report makes no
-request beyond the page itself.
+request beyond the page itself. Playwright is an optional (dev) package: it is imported only
+when a browser is launched, and its absence is reported like a missing Chromium.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from playwright.sync_api import Browser, sync_playwright
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 CHROMIUM_ENV = "RUNG_CHROMIUM"
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -47,6 +50,13 @@ def chromium_path() -> str:
 def chromium() -> Iterator[Browser]:
     """A headless Chromium browser, closed on exit."""
     executable = chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        raise ChromiumNotFoundError(
+            "Python Playwright is not installed: it drives Chromium to render reports "
+            "(pip install playwright, part of the dev extra; never `playwright install`)"
+        ) from exc
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-
-from playwright.sync_api import Browser, Route
+from typing import TYPE_CHECKING
 
 from app.advisory.browser import ChromiumNotFoundError, chromium
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Route
 
 LOCAL_SCHEMES = ("file:", "data:", "about:")
 

@@ -229,7 +229,7 @@ def _evaluate(
     needed = [n for n in ("base", "lora-dpo") if f"demo-{n}-{suffix}" not in by_name]
     if needed:
         engine = GenerationEngine.load(
-            base=resolve_base_model(settings.base_model),
+            base=resolve_base_model(settings.base_model, cache_dir=settings.resolved_models_dir),
             adapters={"lora-dpo": adapter},
             base_name=settings.base_model,
         )
@@ -366,7 +366,8 @@ def demo(
     Example: rung demo            (what `make run` runs; Ctrl-C stops it)
     """
     settings = get_settings()
-    os.environ.setdefault("RUNG_MODELS_DIR", str(settings.home_dir / "models"))
+    if "models_dir" not in settings.model_fields_set:  # the demo keeps its model in its home
+        settings.models_dir = settings.home_dir / "models"
     # The demo's own progress bars say what runs; keep the libraries' bars and notices quiet.
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -386,7 +387,8 @@ def demo(
     _step("2. Base model (offline)")
     from recipes.base_models import prepare_default_model
 
-    console.print(f"SmolLM2-135M-Instruct ready at {prepare_default_model()}")
+    ready = prepare_default_model(cache_dir=settings.resolved_models_dir)
+    console.print(f"SmolLM2-135M-Instruct ready at {ready}")
 
     _step("3. Team, server, demo project")
     key = _team_key(settings)

@@ -11,6 +11,7 @@ from app.cli.demo import demo
 from app.cli.eval_remote import push as eval_push
 from app.cli.eval_remote import resolve_run
 from app.cli.fix import fix
+from app.cli.help_format import install as plain_help_types
 from app.cli.report import report
 from app.cli.serve import serve
 from app.cli.teams import teams_app
@@ -22,6 +23,7 @@ from app.triage.cli import train_command, triage_command
 from app.workers.cli import worker
 from recipes.cli import app as recipes_app
 
+plain_help_types()
 app = typer.Typer(
     name="rung",
     help=(
@@ -62,6 +64,14 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True),
 ) -> None:
     """Rung's command line."""
+    from app.config import get_settings
+    from recipes.base_models import use_models_dir
+
+    try:
+        settings = get_settings()
+    except ValueError:  # a command that needs the settings reports what is wrong with them
+        return
+    use_models_dir(settings.resolved_models_dir)  # RUNG_MODELS_DIR for every command
 
 
 def main() -> None:

@@ -91,6 +91,7 @@ class IngestOptions:
     kind: str | None = None
     base_model: str | None = None
     max_tokens: int | None = None
+    models_dir: Path | None = None  # where the default base model is converted (settings)
     holdout_fraction: float = DEFAULT_HOLDOUT_FRACTION
     recipe: str | None = None
 
@@ -232,6 +233,7 @@ class _Checker:
         self.synthetic = 0
         self.rows = 0
         self.max_tokens_seen = 0
+        self.max_tokens_kind = "none"  # tokens, a byte upper bound, or an estimate
 
     def check(self, item: Normalised, *, file: str, line: int) -> None:
         row = item.row
@@ -251,7 +253,8 @@ class _Checker:
             )
         for conversation in token_sequences(row):
             tokens = self.counter.count(conversation)
-            self.max_tokens_seen = max(self.max_tokens_seen, tokens)
+            if tokens > self.max_tokens_seen or self.max_tokens_kind == "none":
+                self.max_tokens_seen, self.max_tokens_kind = tokens, self.counter.last_kind
             if tokens > self.counter.budget:
                 self.report.warning(
                     "over_token_budget",
@@ -280,7 +283,9 @@ def ingest(
     if main.filename.lower().endswith(TEXT_DOCUMENT_SUFFIXES):
         return _ingest_text_document(main, out_path=out_path, kind=kind, report=report)
 
-    counter = token_counter(base_model=options.base_model, max_tokens=options.max_tokens)
+    counter = token_counter(
+        base_model=options.base_model, max_tokens=options.max_tokens, models_dir=options.models_dir
+    )
     checker = _Checker(report=report, counter=counter)
     holdout_part = work_dir / "holdout.part"
     holdout_hashes = _Hashes()
@@ -367,7 +372,11 @@ def ingest(
             "split": split,
             "holdout_fraction": options.holdout_fraction if split == "hash" else None,
             "synthetic_share": round(synthetic_share, 4),
-            "tokens": {**counter.describe(), "max_seen": checker.max_tokens_seen},
+            "tokens": {
+                **counter.describe(),
+                "max_seen": checker.max_tokens_seen,
+                "max_seen_is": checker.max_tokens_kind,
+            },
             "near_duplicates": {"rows_compared": near.count, "rows_not_compared": near.skipped},
         }
     )

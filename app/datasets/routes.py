@@ -99,6 +99,7 @@ async def push_dataset(
             kind=kind,
             base_model=tokenizer_model,
             max_tokens=max_tokens,
+            models_dir=settings.resolved_models_dir,
             holdout_fraction=holdout_fraction,
             recipe=recipe,
         )

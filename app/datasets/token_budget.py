@@ -3,8 +3,9 @@
 With a base model whose tokenizer loads offline (`recipes.base_models.resolve_base_model`), rows
 are tokenized with its chat template. A row whose UTF-8 length (plus a per-turn allowance for
 the template) is under the budget cannot exceed it, since a token covers at least one byte, so
-only longer rows are tokenized. Without a tokenizer the count is estimated as characters / 4,
-and the report says so.
+only longer rows are tokenized. Such a row's count is that byte bound, not a token count, and
+the report says which one its largest count is (``max_seen_is``). Without a tokenizer the count
+is estimated as characters / 4, and the report says so.
 """
 
 from __future__ import annotations
@@ -24,20 +25,30 @@ TURN_OVERHEAD_TOKENS = 8
 _SANE_MAX = 1_000_000
 
 
+BYTE_BOUND = (
+    f"upper bound: UTF-8 bytes + {TURN_OVERHEAD_TOKENS} per turn (a token covers at least one "
+    "byte); rows within the budget by this bound are not tokenized"
+)
+
+
 @dataclass
 class TokenCounter:
     budget: int
     method: str
     tokenizer: Any | None = None
+    last_kind: str = "estimate"  # what the last count was: tokens, upper bound or estimate
 
     def count(self, conversation: list[dict[str, str]]) -> int:
         overhead = TURN_OVERHEAD_TOKENS * len(conversation)
         if self.tokenizer is None:
             chars = sum(len(m["content"]) for m in conversation)
+            self.last_kind = "estimate"
             return math.ceil(chars / 4) + overhead
         upper = sum(len(m["content"].encode()) for m in conversation) + overhead
         if upper <= self.budget:
+            self.last_kind = BYTE_BOUND
             return upper  # an upper bound under the budget: no need to tokenize
+        self.last_kind = "tokens"
         return self._tokenize(conversation)
 
     def _tokenize(self, conversation: list[dict[str, str]]) -> int:
@@ -57,14 +68,17 @@ class TokenCounter:
         return {"budget": self.budget, "method": self.method}
 
 
-def token_counter(*, base_model: str | None, max_tokens: int | None) -> TokenCounter:
-    """A counter for ``base_model`` (its tokenizer when it loads offline), else chars / 4."""
+def token_counter(
+    *, base_model: str | None, max_tokens: int | None, models_dir: Path | None = None
+) -> TokenCounter:
+    """A counter for ``base_model`` (its tokenizer when it loads offline), else chars / 4.
+    ``models_dir``: where the default base model is converted (RUNG_MODELS_DIR)."""
     if not base_model:
         return TokenCounter(
             budget=max_tokens or DEFAULT_TOKEN_BUDGET,
             method="estimate: characters / 4 (no base model given)",
         )
-    tokenizer, budget, why = _load(base_model)
+    tokenizer, budget, why = _load(base_model, models_dir)
     if tokenizer is None:
         return TokenCounter(
             budget=max_tokens or budget or DEFAULT_TOKEN_BUDGET,
@@ -78,14 +92,14 @@ def token_counter(*, base_model: str | None, max_tokens: int | None) -> TokenCou
 
 
 @lru_cache(maxsize=8)
-def _load(base_model: str) -> tuple[Any | None, int | None, str]:
+def _load(base_model: str, models_dir: Path | None) -> tuple[Any | None, int | None, str]:
     """(tokenizer or None, context length or None, why not) for a base model, cached."""
     try:
         from transformers import AutoTokenizer
 
         from recipes.base_models import resolve_base_model
 
-        source = resolve_base_model(base_model)
+        source = resolve_base_model(base_model, cache_dir=models_dir)
         tokenizer = AutoTokenizer.from_pretrained(source)
     except Exception as exc:  # offline, missing files, conversion failure: estimate instead
         return None, None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"

@@ -208,8 +208,10 @@ class _JobRun:
 
     def _run(self, job_dir: Path) -> str:
         from recipes import REGISTRY, RecipeCancelledError
+        from recipes.base_models import use_models_dir
         from recipes.errors import RecipeConfigError
 
+        use_models_dir(self.settings.resolved_models_dir)  # RUNG_MODELS_DIR, for the recipe
         spec = self._load()
         self._log(f"attempt {self.attempt} of {self.claimed.max_attempts} on worker {self.owner}")
         recipe = REGISTRY.get(spec.recipe)

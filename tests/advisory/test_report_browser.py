@@ -17,6 +17,7 @@ from app.advisory.plan import build_recommendation
 from app.advisory.report import render_report
 from app.advisory.schemas import DatasetInfo, EvalInfo, JobInfo, ProjectContext, Recommendation
 from app.advisory.screenshot import capture, main
+from tests.conftest import service_missing
 
 from .corpus import split
 
@@ -46,7 +47,7 @@ def browser() -> Iterator[Browser]:
     try:
         chromium_path()
     except ChromiumNotFoundError as error:
-        pytest.skip(str(error))
+        service_missing(str(error))
     with chromium() as launched:
         yield launched
 

@@ -187,6 +187,12 @@ def test_tokens_are_counted_with_the_base_models_tokenizer(tmp_path: Path, tiny_
     assert tokens["method"] == f"tokenizer of {tiny_model}"
     assert tokens["budget"] == 512, "the tiny model's context"
     assert ("over_token_budget", 7) in checks(result.report.warnings)
+    assert tokens["max_seen_is"] == "tokens" and tokens["max_seen"] > 512
+    short = run(tmp_path, SFT_FORMATS["conversational"], base_model=str(tiny_model))
+    short_tokens = short.report.stats["tokens"]
+    assert short_tokens["max_seen_is"].startswith("upper bound: UTF-8 bytes"), (
+        "short rows are not tokenized, and their count says it is a byte bound"
+    )
 
 
 def test_holdout_leakage_blocks_and_the_split_is_deterministic(tmp_path: Path) -> None:

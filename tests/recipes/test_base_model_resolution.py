@@ -22,8 +22,7 @@ def test_other_hub_names_pass_through() -> None:
 
 def test_default_offline_resolves_to_a_loadable_folder(smollm2: Path, monkeypatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("RUNG_MODELS_DIR", str(smollm2.parent))
-    resolved = resolve_base_model(DEFAULT_BASE_MODEL)
+    resolved = resolve_base_model(DEFAULT_BASE_MODEL, cache_dir=smollm2.parent)
     assert resolved == smollm2
     assert (resolved / "config.json").is_file() and (resolved / "model.safetensors").is_file()
     assert "quantization_config" not in (resolved / "config.json").read_text()

