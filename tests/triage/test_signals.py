@@ -169,3 +169,31 @@ def test_metadata_dating_a_change_supports_stale_knowledge() -> None:
     assert fired and fired[0].subcategory == "stale_knowledge"
     plain = FailureCase(input="price?", output="R$ 90.", metadata={"app": "clinic"})
     assert not any(s.name == "metadata_change_date" for s in compute_signals(plain).signals)
+
+
+def test_every_weight_has_a_reason_and_is_used() -> None:
+    """The weights table is the one place for the signals' numbers: each row says why, each is
+    read by a family module, and no module reads a name the table lacks."""
+    import re
+    from pathlib import Path
+
+    from app.triage.signals import weights
+
+    rows = weights.W.rows()
+    assert all(len(row.why.strip()) > 10 for row in rows.values())
+    package = Path(weights.__file__).parent
+    source = "\n".join(p.read_text() for p in package.glob("*.py") if p.name not in {"weights.py"})
+    used = set(re.findall(r"\bW\.([a-z_]+)\b", source))
+    assert used == set(rows), (sorted(set(rows) - used), sorted(used - set(rows)))
+    with pytest.raises(AttributeError, match="no signal weight"):
+        _ = weights.W.not_a_weight
+
+
+def test_signal_weights_come_from_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.triage.signals import weights
+
+    rows = weights.W.rows()
+    name = "json_expected_prose_given"
+    monkeypatch.setitem(weights.W._rows, name, weights.Weight(0.123, rows[name].why))
+    fired = {s.name: s.weight for s in compute_signals(CASES["format"]).signals}
+    assert fired[name] == 0.123
