@@ -32,14 +32,21 @@ def _value(raw: Any, what: str) -> Score:
     return Score(value)
 
 
-@register("context_precision")
-class ContextPrecision:
+class _ReferenceContextScorer:
+    """Compares the example's ``context`` with its ``reference_contexts`` through a ragas non-LLM
+    metric (``ragas_module``.``ragas_class``), with a string-similarity ``threshold``."""
+
+    metric: str
+    what: str
+    ragas_module: str
+    ragas_class: str
+
     def __init__(
-        self, *, context: ScorerContext, metric: str = "context_precision", threshold: float = 0.5
+        self, *, context: ScorerContext, metric: str | None = None, threshold: float = 0.5
     ) -> None:
-        self.metric = metric
-        module = ragas_module("ragas.metrics._context_precision")
-        self._metric_obj = module.NonLLMContextPrecisionWithReference(threshold=threshold)
+        self.metric = metric or self.metric
+        metric_class = getattr(ragas_module(self.ragas_module), self.ragas_class)
+        self._metric_obj = metric_class(threshold=threshold)
 
     async def score(self, example: Example, output: str) -> Score:
         if not example.context or not example.reference_contexts:
@@ -47,25 +54,21 @@ class ContextPrecision:
         sample = _sample(
             retrieved_contexts=example.context, reference_contexts=example.reference_contexts
         )
-        return _value(await self._metric_obj.single_turn_ascore(sample), "context precision")
+        return _value(await self._metric_obj.single_turn_ascore(sample), self.what)
+
+
+@register("context_precision")
+class ContextPrecision(_ReferenceContextScorer):
+    metric, what = "context_precision", "context precision"
+    ragas_module = "ragas.metrics._context_precision"
+    ragas_class = "NonLLMContextPrecisionWithReference"
 
 
 @register("context_recall")
-class ContextRecall:
-    def __init__(
-        self, *, context: ScorerContext, metric: str = "context_recall", threshold: float = 0.5
-    ) -> None:
-        self.metric = metric
-        module = ragas_module("ragas.metrics._context_recall")
-        self._metric_obj = module.NonLLMContextRecall(threshold=threshold)
-
-    async def score(self, example: Example, output: str) -> Score:
-        if not example.context or not example.reference_contexts:
-            return Score.unscored("needs the example's context and reference_contexts")
-        sample = _sample(
-            retrieved_contexts=example.context, reference_contexts=example.reference_contexts
-        )
-        return _value(await self._metric_obj.single_turn_ascore(sample), "context recall")
+class ContextRecall(_ReferenceContextScorer):
+    metric, what = "context_recall", "context recall"
+    ragas_module = "ragas.metrics._context_recall"
+    ragas_class = "NonLLMContextRecall"
 
 
 def _ragas_llm(context: ScorerContext, scorer: str) -> Any:

@@ -27,26 +27,33 @@ def _ids(example: Example) -> tuple[list[Any], list[Any]] | None:
     return list(example.metadata.get("retrieved_ids") or []), list(relevant)
 
 
-@register("hit_rate")
-class HitRate:
-    def __init__(self, *, context: ScorerContext, metric: str = "hit_rate") -> None:
-        self.metric = metric
+class _RankScorer:
+    metric: str
+
+    def __init__(self, *, context: ScorerContext, metric: str | None = None) -> None:
+        self.metric = metric or self.metric
+
+    def value(self, rank: int | None) -> float:
+        raise NotImplementedError
 
     async def score(self, example: Example, output: str) -> Score:
         ids = _ids(example)
         if ids is None:
             return Score.unscored("needs metadata.reference_ids")
-        return Score(1.0 if first_relevant_rank(*ids) is not None else 0.0)
+        return Score(self.value(first_relevant_rank(*ids)))
+
+
+@register("hit_rate")
+class HitRate(_RankScorer):
+    metric = "hit_rate"
+
+    def value(self, rank: int | None) -> float:
+        return 1.0 if rank is not None else 0.0
 
 
 @register("reciprocal_rank")
-class ReciprocalRank:
-    def __init__(self, *, context: ScorerContext, metric: str = "reciprocal_rank") -> None:
-        self.metric = metric
+class ReciprocalRank(_RankScorer):
+    metric = "reciprocal_rank"
 
-    async def score(self, example: Example, output: str) -> Score:
-        ids = _ids(example)
-        if ids is None:
-            return Score.unscored("needs metadata.reference_ids")
-        rank = first_relevant_rank(*ids)
-        return Score(1.0 / rank if rank is not None else 0.0)
+    def value(self, rank: int | None) -> float:
+        return 1.0 / rank if rank is not None else 0.0
