@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from typing import Any
 
 from markupsafe import Markup
 
@@ -323,3 +324,57 @@ def _rung_label(step: PlanStep) -> str:
         "full_sft": "Full SFT",
         "dpo": "DPO",
     }[step.rung]
+
+
+VERSION_COLOURS = ("#2563eb", "#ea580c", "#059669", "#7c3aed", "#db2777", "#0891b2", "#65a30d")
+
+
+def model_version_chart(points: Sequence[Any]) -> Markup | None:
+    """Failures reported per week, one bar per model version in each week (points carry
+    ``model_version``, ``week`` and ``failures``); None without points."""
+    if not points:
+        return None
+    versions = list(dict.fromkeys(p.model_version for p in points))
+    weeks = sorted({p.week for p in points})
+    counts = {(p.model_version, p.week): p.failures for p in points}
+    peak = max(p.failures for p in points) or 1
+    top, plot_h, label_h = 30, 150, 34
+    group_w = min(120.0, (WIDTH - 60) / len(weeks))
+    bar_w = max(4.0, (group_w - 10) / len(versions))
+    body: list[str] = []
+    x0 = 40.0
+    body.append(_rect(x0, top + plot_h, WIDTH - x0 - 10, 1, GRID))
+    desc_parts = []
+    for i, week in enumerate(weeks):
+        gx = x0 + i * group_w
+        for j, version in enumerate(versions):
+            n = counts.get((version, week), 0)
+            if not n:
+                continue
+            h = plot_h * n / peak
+            x = gx + 5 + j * bar_w
+            body.append(
+                _rect(x, top + plot_h - h, bar_w - 2, h, VERSION_COLOURS[j % len(VERSION_COLOURS)])
+            )
+            body.append(
+                _text(x + (bar_w - 2) / 2, top + plot_h - h - 4, str(n), size=11, anchor="middle")
+            )
+            desc_parts.append(f"week of {week}, {version}: {n}")
+        body.append(
+            _text(
+                gx + group_w / 2, top + plot_h + 16, week[5:], size=11, anchor="middle", fill=MUTED
+            )
+        )
+    x = x0
+    for j, version in enumerate(versions):
+        body.append(_rect(x, 8, 12, 12, VERSION_COLOURS[j % len(VERSION_COLOURS)]))
+        body.append(_text(x + 16, 18, version, size=12, fill=MUTED))
+        x += 24 + 7 * len(version)
+    desc = "Failures reported per week by model version: " + "; ".join(desc_parts) + "."
+    return _svg(
+        "chart-model-versions",
+        top + plot_h + label_h,
+        "Failures reported per week, by model version",
+        desc,
+        body,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from app.advisory.charts import (
     cost_chart,
     ladder_chart,
     memory_chart,
+    model_version_chart,
 )
 from app.advisory.memory import METHOD_NAMES
 from app.advisory.schemas import DATA_NEED_NAMES, RUNG_NAMES, Recommendation
@@ -73,8 +75,12 @@ def render_report(
     project_name: str,
     team_name: str,
     generated_at: datetime,
+    fixes: Sequence[Any] = (),
+    model_versions: Sequence[Any] = (),
 ) -> str:
-    """The report as one HTML document (UTF-8 text)."""
+    """The report as one HTML document (UTF-8 text). ``fixes`` (`app.fixes.report_data.FixLine`)
+    are listed under their plan step; ``model_versions`` (``TrendPoint``) draw the failures
+    reported per week by model version."""
     verdict = recommendation.should_fine_tune
     detail = verdict.label.split(":", 1)[1].strip() if ":" in verdict.label else ""
     counts = recommendation.counts
@@ -106,6 +112,8 @@ def render_report(
         method_names=METHOD_NAMES,
         data_need_names=DATA_NEED_NAMES,
         subcategory_names=SUBCATEGORY_LABELS,
+        fixes=list(fixes),
+        model_version_svg=model_version_chart(model_versions),
     )
 
 

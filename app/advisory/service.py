@@ -20,6 +20,7 @@ from app.config import Settings
 from app.datasets.models import DatasetVersion
 from app.evaluation.models import EvalRun, GateDecision
 from app.evaluation.report_rows import gate_metrics
+from app.fixes.report_data import failures_by_model_version, fix_lines
 from app.jobs.models import Job
 from app.projects.models import Project
 from app.teams.models import Team
@@ -250,4 +251,6 @@ def report_html(
         project_name=project.name,
         team_name=team.name,
         generated_at=datetime.now(UTC),
+        fixes=fix_lines(session, project=project),
+        model_versions=failures_by_model_version(session, project=project),
     )

@@ -26,10 +26,12 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from app.artifacts.store import store_for
 from app.cases.models import Case
 from app.config import Settings, WorkerPolicy
+from app.core.errors import NotFoundError, RungError
 from app.db import session_scope, utcnow
 from app.evaluation import service as evaluation
 from app.fixes import evaluation as answering
@@ -38,6 +40,7 @@ from app.fixes.models import TERMINAL_FIX_STATES, Fix
 from app.fixes.outcomes import sentence, summarize
 from app.jobs.models import Job
 from app.projects.models import Project
+from app.registry import service as registry
 from app.teams.models import Team
 from app.workers.identity import worker_owner
 from evals.results import ExampleResult, RunResult
@@ -375,6 +378,17 @@ class FixRun:
             fix = session.get(Fix, self.fix_id)
             assert fix is not None
             outcome = {**(fix.outcome or {}), "gate": {"id": gate_id, "status": status, **note}}
+            promoted: int | None = None
+            if fix.promote_model and status == "pass" and gate_id:
+                promoted, outcome["promotion"] = promote_candidate(
+                    session, project=project, fix=fix, gate_id=gate_id
+                )
+            elif fix.promote_model:
+                outcome["promotion"] = {
+                    "model": fix.promote_model,
+                    "promoted": None,
+                    "reason": f"not promoted: the gate is {status or 'not decided'}",
+                }
             now = utcnow()
             changed = session.execute(
                 update(Fix)
@@ -384,6 +398,7 @@ class FixRun:
                     gate_id=gate_id,
                     gate_status=status,
                     outcome=outcome,
+                    promoted_version=promoted,
                     updated_at=now,
                     finished_at=now,
                     lease_owner=None,
@@ -401,8 +416,62 @@ class FixRun:
                 state="succeeded",
                 gate=status or "not gated",
                 gate_id=gate_id,
+                promotion=outcome.get("promotion"),
                 **note,
             )
+
+
+def promote_candidate(
+    session: Session, *, project: Project, fix: Fix, gate_id: str
+) -> tuple[int | None, dict[str, Any]]:
+    """Register the candidate as the model's next version and promote it to champion through
+    the registry (version 0, the base model with the champion's run, first when the model has
+    none). A refusal (the champion's run is not this gate's baseline, say) is recorded, and
+    nothing of the attempt is kept."""
+    runs = fix.eval_runs
+    name = fix.promote_model or ""
+    try:
+        with session.begin_nested():
+            try:
+                model = registry.get_model(session, project=project, name=name)
+            except NotFoundError:
+                model = registry.create_model(session, project=project, name=name)
+            numbers = {v.version for v in registry.versions(session, model=model)}
+            if 0 not in numbers:
+                registry.add_version(
+                    session,
+                    project=project,
+                    model=model,
+                    source="base",
+                    base_model=None,
+                    eval_run_id=runs["champion"],
+                    actor=f"fix {fix.id}",
+                    base=True,
+                    description=f"the champion of fix {fix.id} (what the candidate started from)",
+                )
+            version = registry.add_version(
+                session,
+                project=project,
+                model=model,
+                source=f"job:{fix.job_id}",
+                base_model=None,
+                eval_run_id=runs["candidate"],
+                actor=f"fix {fix.id}",
+                description=f"{fix.recipe} candidate of fix {fix.id} (plan step {fix.step})",
+            )
+            registry.promote(
+                session,
+                project=project,
+                model=model,
+                number=version.version,
+                alias="champion",
+                gate_id=gate_id,
+                actor=f"fix {fix.id}",
+                reason=f"fix {fix.id} passed gate {gate_id} on its held-out cases",
+            )
+    except RungError as exc:
+        return None, {"model": name, "promoted": None, "reason": exc.message}
+    return version.version, {"model": name, "promoted": version.version}
 
 
 def advance_once(

@@ -43,6 +43,7 @@ class Fix(Base):
     gate_id: Mapped[str | None] = mapped_column(String(40), default=None)
     gate_status: Mapped[str | None] = mapped_column(String(10), default=None)
     outcome: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    promote_model: Mapped[str | None] = mapped_column(String(200), default=None)
     promoted_version: Mapped[int | None] = mapped_column(Integer, default=None)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
     attempts: Mapped[int] = mapped_column(default=0)

@@ -23,6 +23,14 @@ class FixCreate(BaseModel):
         default_factory=dict,
         description="recipe config overrides (e.g. max_steps), checked like a job's",
     )
+    promote: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="a registered model's name: when the gate passes, the candidate becomes its "
+        "next version and is promoted to champion through the registry (the base model is "
+        "registered as version 0 with the champion's run when the model has none)",
+    )
     holdout_fraction: float = Field(
         default=0.3,
         gt=0,
@@ -50,6 +58,7 @@ class FixRead(BaseModel):
     gate_id: str | None
     gate_status: str | None
     outcome: dict[str, Any]
+    promote_model: str | None
     promoted_version: int | None
     cancel_requested: bool
     attempts: int

@@ -87,6 +87,7 @@ def create_fix(
         datasets=built.versions,
         config=config,
         job_id=job.id,
+        promote_model=data.promote,
     )
     session.add(fix)
     session.flush()

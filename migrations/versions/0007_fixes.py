@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("gate_id", sa.String(length=40), nullable=True),
         sa.Column("gate_status", sa.String(length=10), nullable=True),
         sa.Column("outcome", sa.JSON(), nullable=False),
+        sa.Column("promote_model", sa.String(length=200), nullable=True),
         sa.Column("promoted_version", sa.Integer(), nullable=True),
         sa.Column("cancel_requested", sa.Boolean(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
@@ -58,8 +59,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_fixes")),
     )
     with op.batch_alter_table("fixes", schema=None) as batch_op:
-        batch_op.create_index("ix_fixes_project_created", ["project_id", "created_at"],
-                              unique=False)
+        batch_op.create_index(
+            "ix_fixes_project_created", ["project_id", "created_at"], unique=False
+        )
         batch_op.create_index("ix_fixes_state", ["state"], unique=False)
 
     op.create_table(
