@@ -1,12 +1,8 @@
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from sse_starlette.sse import EventSourceResponse
 
@@ -15,19 +11,17 @@ from app.artifacts.routes import DOWNLOAD_RESPONSES
 from app.artifacts.schemas import ArtifactRead
 from app.artifacts.store import store_for
 from app.core.idempotency import idempotent
-from app.db import session_scope
 from app.deps import ProjectDep, SessionDep, SettingsDep
 from app.jobs import service
 from app.jobs.dispatch import DispatcherDep
-from app.jobs.events import events_after, format_event
-from app.jobs.models import JOB_STATES, TERMINAL_STATES, Job
+from app.jobs.events import EVENT_ID_MAX, events_after, format_event
+from app.jobs.models import JOB_STATES
 from app.jobs.schemas import JobCreate, JobEventRead, JobRead
 
 router = APIRouter(prefix="/v1/projects/{project}/jobs", tags=["jobs"])
 
-SSE_POLL_S = 0.5
 StateFilter = Annotated[str | None, Query(pattern="^(" + "|".join(JOB_STATES) + ")$")]
-EVENT_ID_MAX = 2**63 - 1  # event ids are 64-bit; beyond is a 422, not a database overflow
+# EVENT_ID_MAX: event ids are 64-bit; beyond is a 422, not a database overflow
 
 
 @router.post(
@@ -43,10 +37,7 @@ EVENT_ID_MAX = 2**63 - 1  # event ids are 64-bit; beyond is a 422, not a databas
 )
 @idempotent
 def create_job(
-    body: JobCreate,
-    project: ProjectDep,
-    session: SessionDep,
-    settings: SettingsDep,
+    body: JobCreate, project: ProjectDep, session: SessionDep, settings: SettingsDep,
     dispatcher: DispatcherDep,
 ) -> JobRead:
     """Queue a recipe run. Config overrides are checked against the recipe's typed config first;
@@ -105,43 +96,12 @@ async def job_events(
     """Server-sent events: `state`, `progress` (phase, step, total_steps, loss, metrics, eta_s),
     `checkpoint`, `log`; then `end` once the job has ended. Each event's id is increasing:
     reconnect with `Last-Event-ID` to continue where you left off."""
-    job = service.get_job(session, project=project, job_id=job_id)
-    start = after if after is not None else _event_id(last_event_id)
-    url = settings.resolved_database_url
-    session.commit()
-
-    async def stream() -> AsyncIterator[dict[str, Any]]:
-        last = start
-        while True:
-            batch, state = await run_in_threadpool(_poll, url, job.id, last)
-            for event in batch:
-                last = event["id"]
-                yield {"id": str(event["id"]), "event": event["type"],
-                       "data": json.dumps(event["data"])}
-            if not batch and (state in TERMINAL_STATES or state == "deleted" or not follow):
-                yield {"event": "end", "data": json.dumps({"state": state, "last_id": last})}
-                return
-            if not batch:
-                if await request.is_disconnected():
-                    return
-                await asyncio.sleep(SSE_POLL_S)
-
-    return EventSourceResponse(stream(), ping=15)
-
-
-def _poll(url: str, job_id: str, after: int) -> tuple[list[dict[str, Any]], str]:
-    with session_scope(url) as session:
-        rows = events_after(session, job_id=job_id, after=after, limit=200)
-        job = session.get(Job, job_id)
-        state = job.state if job is not None else "deleted"
-        return [{"id": e.id, "type": e.type, "data": e.data} for e in rows], state
-
-
-def _event_id(value: str | None) -> int:
-    try:
-        return min(max(int(value), 0), EVENT_ID_MAX) if value else 0
-    except ValueError:
-        return 0
+    stream = service.follow_events(
+        session, project=project, job_id=job_id, url=settings.resolved_database_url,
+        after=after, last_event_id=last_event_id, follow=follow,
+        disconnected=request.is_disconnected,
+    )
+    return EventSourceResponse(stream, ping=15)
 
 
 @router.get("/{job_id}/events/list")

@@ -9,8 +9,9 @@ stays queued with ``dispatched_at`` empty and every worker's reaper sends it aft
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from app.datasets import service as datasets
 from app.db import utcnow
 from app.jobs import model_refs
 from app.jobs.dispatch import BrokerUnavailableError, Dispatcher
-from app.jobs.events import add_event
+from app.jobs.events import add_event, event_id, sse_stream
 from app.jobs.models import TERMINAL_STATES, Job
 from app.jobs.recipe_configs import check_dataset_kind, recipe_spec, validated_config
 from app.jobs.schemas import JobCreate
@@ -103,6 +104,25 @@ def get_job(session: Session, *, project: Project, job_id: str) -> Job:
     if job is None:
         raise NotFoundError(f"job {job_id!r} not found in project {project.name!r}")
     return job
+
+
+def follow_events(
+    session: Session,
+    *,
+    project: Project,
+    job_id: str,
+    url: str,
+    after: int | None,
+    last_event_id: str | None,
+    follow: bool,
+    disconnected: Callable[[], Awaitable[bool]],
+) -> AsyncIterator[dict[str, Any]]:
+    """The job's server-sent events from ``after`` (else the ``Last-Event-ID`` header); 404
+    for another project's job. The request's session is released before the stream starts."""
+    job = get_job(session, project=project, job_id=job_id)
+    session.commit()
+    start = after if after is not None else event_id(last_event_id)
+    return sse_stream(url, job_id=job.id, after=start, follow=follow, disconnected=disconnected)
 
 
 def list_jobs(

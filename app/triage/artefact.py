@@ -141,6 +141,7 @@ def load_artefact(model_dir: Path) -> tuple[TriageClassifier, Manifest]:
         )
     config = dict(payload["config"])
     config["fields"] = tuple(config["fields"])
+    config.setdefault("embedding_precision", "float32")  # models before bfloat16 embeddings
     if payload["schema_version"] == 1:  # before field alignment and trees
         config.update(alignment=False, trees_weight=0.0)
     classifier = TriageClassifier(

@@ -36,6 +36,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from app.cases.schemas import SUBCATEGORIES
+from app.triage.embedding import DEFAULT_PRECISION
 from app.triage.features import CaseFeatures
 from app.triage.neighbours import NeighbourIndex
 
@@ -51,6 +52,7 @@ class ModelConfig:
     real_weight: float = 3.0  # sample weight of cases transcribed from real public reports
     trees_weight: float = 0.4
     temperature: float = 1.0
+    embedding_precision: str = DEFAULT_PRECISION  # what the features were embedded in
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -156,7 +158,11 @@ class TriageClassifier:
         linear = self.linear_proba(features)
         if self.trees is None or self.config.trees_weight <= 0:
             return linear
-        trees = self._columns(self.trees.predict_proba(self._dense(features)), self.trees.classes_)
+        # one OpenMP thread, as in fit: 800 small tree walks pay more in thread wake-ups than
+        # they gain, and they fight the embedding model's threads for the same 2 CPUs
+        with threadpool_limits(limits=1, user_api="openmp"):
+            raw = self.trees.predict_proba(self._dense(features))
+        trees = self._columns(raw, self.trees.classes_)
         weight = self.config.trees_weight
         return (1 - weight) * linear + weight * trees
 

@@ -203,7 +203,9 @@ def load_engine(model_dir: Path | None = None) -> TriageEngine:
         engine = _engines.get(key)
         if engine is None:
             engine = TriageEngine(
-                classifier=classifier, manifest=manifest, embedder=load_embedder()
+                classifier=classifier,
+                manifest=manifest,
+                embedder=load_embedder(precision=classifier.config.embedding_precision),
             )
             _engines[key] = engine
         return engine

@@ -73,3 +73,48 @@ def test_training_needs_labelled_files(tmp_path: Path, embedder: Embedder) -> No
 def test_author_prefix_of_training_files() -> None:
     assert author_of(Path("writer_a_style.jsonl")) == "writer_a"
     assert author_of(Path("engine_messy.jsonl")) == "engine"
+
+
+def test_the_engine_embeds_in_the_precision_its_model_was_trained_in(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    import io
+
+    import joblib
+    import numpy as np
+
+    from app.triage.artefact import sha256_bytes
+
+    cases = tmp_path / "cases"
+    _small_cases(cases, per_class=3)
+    assert embedder.precision == "bfloat16"  # the default for new models
+    bf16 = train(cases_dir=cases, model_dir=tmp_path / "bf16", embedder=embedder)
+    assert bf16.config["embedding_precision"] == "bfloat16"
+    assert load_engine(tmp_path / "bf16").embedder.precision == "bfloat16"
+
+    fp32_embedder = Embedder(precision="float32")
+    fp32 = train(cases_dir=cases, model_dir=tmp_path / "fp32", embedder=fp32_embedder)
+    assert fp32.config["embedding_precision"] == "float32"
+    assert load_engine(tmp_path / "fp32").embedder.precision == "float32"
+
+    texts = ["Refund window is 30 days.", "The answer must be JSON with an 'id' field."]
+    low, high = embedder.encode(texts), fp32_embedder.encode(texts)
+    cosines = (low * high).sum(axis=1)
+    assert not np.array_equal(low, high)  # bfloat16 really ran
+    assert cosines.min() > 0.999
+
+    # a model saved before the precision was recorded embeds in float32, as it was trained
+    folder = tmp_path / "bf16"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    payload = joblib.load(folder / manifest["artefact"])
+    del payload["config"]["embedding_precision"]
+    buffer = io.BytesIO()
+    joblib.dump(payload, buffer, compress=3)
+    (folder / manifest["artefact"]).write_bytes(buffer.getvalue())
+    manifest["artefact_sha256"] = sha256_bytes(buffer.getvalue())
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    classifier, _ = load_artefact(folder)
+    assert classifier.config.embedding_precision == "float32"
+
+    with pytest.raises(ValueError, match="precision"):
+        Embedder(precision="float16")

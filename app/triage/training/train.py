@@ -34,7 +34,7 @@ from app.triage.artefact import DEFAULT_MODEL_DIR, Manifest, save_artefact
 from app.triage.case_files import CaseFileError, read_case_file
 from app.triage.classifier import ModelConfig, TriageClassifier, calibrate, rule_prior
 from app.triage.decision import decide_labels
-from app.triage.embedding import Embedder, load_embedder
+from app.triage.embedding import DEFAULT_PRECISION, Embedder, load_embedder
 from app.triage.features import CaseFeatures, build_features
 from app.triage.neighbours import NeighbourIndex
 from app.triage.training import calibration
@@ -294,7 +294,8 @@ def search_config(
 
 
 _FEATURE_CODE = (
-    "signals.py",
+    "signals.py",  # or the signals/ package, whichever exists
+    "signals",
     "lexicons.py",
     "text_facts.py",
     "features.py",
@@ -303,12 +304,19 @@ _FEATURE_CODE = (
 )
 
 
-def features_cache_key(training: TrainingSet, fields: Sequence[str]) -> str:
-    """Names the features of these cases under this feature code (any change: a new key)."""
-    digest = hashlib.sha256(training.sha256.encode() + ",".join(fields).encode())
+def features_cache_key(
+    training: TrainingSet, fields: Sequence[str], precision: str = DEFAULT_PRECISION
+) -> str:
+    """Names the features of these cases under this feature code and embedding precision (any
+    change: a new key)."""
+    digest = hashlib.sha256(f"{training.sha256}|{','.join(fields)}|{precision}".encode())
     triage_dir = Path(__file__).resolve().parents[1]
     for name in _FEATURE_CODE:
-        digest.update((triage_dir / name).read_bytes())
+        path = triage_dir / name
+        sources = sorted(path.rglob("*.py")) if path.is_dir() else [path] if path.is_file() else []
+        for source in sources:
+            digest.update(source.relative_to(triage_dir).as_posix().encode())
+            digest.update(source.read_bytes())
     return f"triage-features-{digest.hexdigest()[:16]}.pkl"
 
 
@@ -321,16 +329,16 @@ def training_features(
 ) -> CaseFeatures:
     """The features of the training cases, from `cache_dir` when this data and code made them
     before (embedding ~3,000 cases takes minutes on 2 CPUs; the model fits take seconds)."""
-    path = cache_dir / features_cache_key(training, fields) if cache_dir else None
+    embedder = embedder or load_embedder()
+    key = features_cache_key(training, fields, embedder.precision)
+    path = cache_dir / key if cache_dir else None
     if path is not None and path.is_file():
         with path.open("rb") as handle:
             cached = pickle.load(handle)  # our own cache file, written below
         if isinstance(cached, CaseFeatures) and len(cached.reports) == len(training.cases):
             log.info("features from %s", path)
             return cached
-    features = build_features(
-        [c.case for c in training.cases], embedder=embedder or load_embedder(), fields=fields
-    )
+    features = build_features([c.case for c in training.cases], embedder=embedder, fields=fields)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
@@ -468,6 +476,8 @@ def train(
     fields = sorted({f for group in groups for f in group})
     if progress is not None:
         progress("features", 0, 1)
+    embedder = embedder or load_embedder(precision=config.embedding_precision)
+    config = replace(config, embedding_precision=embedder.precision)
     features = training_features(training, embedder=embedder, fields=fields, cache_dir=cache_dir)
     if progress is not None:
         progress("features", 1, 1)
