@@ -143,6 +143,15 @@ class Settings(BaseSettings):
         description="folders (separated by ':') whose models and adapters jobs may name by "
         "absolute path; empty: jobs name only hub models and this project's artifacts or jobs",
     )
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        description="MLflow tracking URI (file:/path/mlruns works offline): every training job "
+        "logs params, metrics and its adapter there, and eval runs and gate decisions go to "
+        "the same experiment; unset: no tracking",
+    )
+    mlflow_experiment: str = Field(
+        default="rung", description="MLflow experiment for jobs, eval runs and gate decisions"
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_outside_dev(self) -> Settings:

@@ -38,6 +38,7 @@ from recipes.lora_adapters import LoraFields, lora_config
 from recipes.rows import dpo_rows
 from recipes.run_types import ProgressEvent, ProgressFn, RecipeResult, StopFn, emit, finish
 from recipes.sft_training import load_model, runtime_error
+from recipes.tracking import tracker_for, trainer_report_args, with_run
 from recipes.training_config import TrainingConfig
 
 NAME = "dpo"
@@ -156,15 +157,16 @@ def run(
             bf16=loaded.bf16,
             use_cpu=not loaded.use_cuda,
             seed=config.seed,
-            report_to="none",
+            **trainer_report_args(config, output_dir),
             disable_tqdm=True,
             dataset_num_proc=None,
         )
     except (ValueError, TypeError) as exc:
         raise RecipeConfigError(f"dpo: the trainer rejected the settings: {exc}") from exc
 
+    tracker = tracker_for(config, recipe=NAME)
     progress_cb, callbacks = training_callbacks(
-        config, progress=progress, should_stop=should_stop, early_stop=early_stop
+        config, progress=progress, should_stop=should_stop, early_stop=early_stop, tracker=tracker
     )
     try:
         trainer = DPOTrainer(
@@ -240,12 +242,16 @@ def run(
     )
     tokenizer.save_pretrained(adapter_dir)
     (output_dir / "train_log.json").write_text(json.dumps(history, indent=1))
+    artifacts = trained_artifacts("adapter", adapter_dir, output_dir)
+    run_id = None
+    if tracker is not None and trainer.is_world_process_zero():
+        run_id = tracker.finish(metrics=metrics, artifacts=artifacts, step=state.global_step)
     return finish(
         progress,
         recipe=NAME,
         metrics=metrics,
-        artifacts=trained_artifacts("adapter", adapter_dir, output_dir),
-        summary=_summary(config, metrics),
+        artifacts=artifacts,
+        summary=with_run(_summary(config, metrics), run_id),
         config=dataclasses.asdict(config),
         step=state.global_step,
         total_steps=state.max_steps,

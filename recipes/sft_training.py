@@ -32,6 +32,7 @@ from recipes.errors import (
 )
 from recipes.rows import prompt_completion, sft_rows
 from recipes.run_types import ProgressEvent, ProgressFn, RecipeResult, StopFn, emit, finish
+from recipes.tracking import tracker_for, trainer_report_args, with_run
 from recipes.training_config import TrainingConfig
 
 
@@ -216,7 +217,7 @@ def run_sft_training(
         "bf16": loaded.bf16,
         "use_cpu": not loaded.use_cuda,
         "seed": config.seed,
-        "report_to": "none",
+        **trainer_report_args(config, output_dir),
         "disable_tqdm": True,
         "dataset_num_proc": None,
         "packing": False,
@@ -227,8 +228,13 @@ def run_sft_training(
     except (ValueError, TypeError) as exc:
         raise RecipeConfigError(f"{recipe}: the trainer rejected the settings: {exc}") from exc
 
+    tracker = tracker_for(config, recipe=recipe)
     progress_cb, callbacks = training_callbacks(
-        config, progress=progress, should_stop=should_stop, early_stop=early_stop
+        config,
+        progress=progress,
+        should_stop=should_stop,
+        early_stop=early_stop,
+        tracker=tracker,
     )
     try:
         trainer = SFTTrainer(
@@ -302,12 +308,17 @@ def run_sft_training(
     tokenizer.chat_template = original_template
     tokenizer.save_pretrained(final_dir)
     (output_dir / "train_log.json").write_text(json.dumps(progress_cb.history, indent=1))
+    artifacts = trained_artifacts(kind, final_dir, output_dir)
+    run_id = None
+    if tracker is not None and trainer.is_world_process_zero():
+        run_id = tracker.finish(metrics=metrics, artifacts=artifacts, step=state.global_step)
+    summary = _summary(recipe, config, metrics, loss_mode, kind=kind, resumed=checkpoint)
     return finish(
         progress,
         recipe=recipe,
         metrics=metrics,
-        artifacts=trained_artifacts(kind, final_dir, output_dir),
-        summary=_summary(recipe, config, metrics, loss_mode, kind=kind, resumed=checkpoint),
+        artifacts=artifacts,
+        summary=with_run(summary, run_id),
         config=dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {},
         step=state.global_step,
         total_steps=state.max_steps,

@@ -96,12 +96,44 @@ class RecipeProgressCallback(TrainerCallback):
         )
 
 
+class MlflowCallback(TrainerCallback):
+    """Feeds an `recipes.tracking.MlflowTracker`: starts its run, logs every trainer log."""
+
+    def __init__(self, tracker: Any) -> None:
+        self.tracker = tracker
+
+    def on_train_begin(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any
+    ) -> None:
+        if state.is_world_process_zero:
+            self.tracker.start()
+
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: dict[str, Any] | None = None,
+        **kw: Any,
+    ) -> None:
+        if logs and state.is_world_process_zero:
+            self.tracker.log_metrics(logs, step=state.global_step)
+
+
 def training_callbacks(
-    config: Any, *, progress: ProgressFn | None, should_stop: StopFn | None, early_stop: bool
+    config: Any,
+    *,
+    progress: ProgressFn | None,
+    should_stop: StopFn | None,
+    early_stop: bool,
+    tracker: Any | None = None,
 ) -> tuple[RecipeProgressCallback, list[TrainerCallback]]:
-    """The progress/cancel callback, plus early stopping on the holdout loss when asked."""
+    """The progress/cancel callback, early stopping on the holdout loss when asked, and the
+    MLflow callback when a tracker is given."""
     progress_cb = RecipeProgressCallback(progress=progress, should_stop=should_stop)
     callbacks: list[TrainerCallback] = [progress_cb]
+    if tracker is not None:
+        callbacks.append(MlflowCallback(tracker))
     if early_stop:
         callbacks.append(
             EarlyStoppingCallback(

@@ -113,6 +113,27 @@ class TrainingConfig(RecipeConfig):
         default="auto",
         metadata={"help": "auto: CUDA when available, else CPU (float32); cuda fails without one."},
     )
+    report_to: Literal["none", "mlflow", "tensorboard"] = field(
+        default="none",
+        metadata={
+            "help": "Experiment tracking: mlflow (params, step metrics, final metrics and the "
+            "adapter in one run at tracking_uri), tensorboard (the trainer's writer), or none. "
+            "A job gets mlflow when the service sets RUNG_MLFLOW_TRACKING_URI."
+        },
+    )
+    tracking_uri: str | None = field(
+        default=None,
+        metadata={
+            "help": "mlflow: the tracking URI (file:/path/mlruns works offline; required); "
+            "tensorboard: the log folder (None: <output_dir>/tensorboard)."
+        },
+    )
+    experiment_name: str = field(
+        default="rung", metadata={"help": "MLflow experiment the run is logged to."}
+    )
+    run_name: str | None = field(
+        default=None, metadata={"help": "MLflow run name (None: MLflow picks one)."}
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -133,6 +154,17 @@ class TrainingConfig(RecipeConfig):
         require(0 <= self.warmup_ratio < 1, "must be in [0, 1)", field="warmup_ratio")
         require(self.weight_decay >= 0, "must be >= 0", field="weight_decay")
         require(self.early_stopping_patience >= 0, "must be >= 0", field="early_stopping_patience")
+        require(
+            self.report_to in ("none", "mlflow", "tensorboard"),
+            "must be mlflow, tensorboard or none",
+            field="report_to",
+        )
+        require(
+            self.report_to != "mlflow" or bool((self.tracking_uri or "").strip()),
+            "report_to=mlflow needs a tracking_uri, e.g. file:/path/mlruns",
+            field="tracking_uri",
+        )
+        require(bool(self.experiment_name.strip()), "must not be empty", field="experiment_name")
         if self.eval_steps is not None:
             require(self.eval_steps >= 1, "must be >= 1", field="eval_steps")
             if self.early_stopping_patience > 0:

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app import tracking
 from app.core.errors import ConflictError, InvalidInputError, NotFoundError
 from app.evaluation import policies
 from app.evaluation.models import EvalExample, EvalRun, GateDecision
@@ -73,6 +74,19 @@ def store_run(
         for example in result.examples
     )
     session.flush()
+    tracked = tracking.log_eval_run(
+        run_id=run.id,
+        project=project.name,
+        name=run.name,
+        candidate=run.candidate,
+        dataset=run.dataset,
+        n_examples=run.n_examples,
+        summary=run.summary,
+        judge=run.judge,
+    )
+    if tracked:
+        run.meta = {**(run.meta or {}), "mlflow_run_id": tracked}
+        session.flush()
     return run
 
 
@@ -184,6 +198,14 @@ def gate(
     )
     session.add(decision)
     session.flush()
+    tracking.log_gate_decision(
+        decision_id=decision.id,
+        project=project.name,
+        baseline_run=baseline.id,
+        candidate_run=candidate.id,
+        report=decision.report,
+        policy_version=version,
+    )
     return decision
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class JobCreate(BaseModel):
@@ -28,6 +28,23 @@ class JobCreate(BaseModel):
         default=None, max_length=80,
         description="another dataset version whose rows are the evaluation set",
     )
+
+    @model_validator(mode="after")
+    def _track_with_mlflow(self) -> JobCreate:
+        """RUNG_MLFLOW_TRACKING_URI set: training recipes log to MLflow (app.tracking)."""
+        from app.config import get_settings
+
+        settings = get_settings()
+        if settings.mlflow_tracking_uri and "report_to" not in self.config:
+            from app.tracking import job_tracking_config
+            from recipes import REGISTRY
+
+            spec = REGISTRY.get(self.recipe)
+            if spec is not None:
+                self.config = job_tracking_config(
+                    settings, config_class=spec.config_class, overrides=self.config
+                )
+        return self
 
 
 class JobRead(BaseModel):
@@ -54,6 +71,18 @@ class JobRead(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    tracking: dict[str, Any] | None = Field(
+        default=None,
+        description="where the training run is tracked: backend, tracking_uri, experiment, "
+        "run_id (MLflow; RUNG_MLFLOW_TRACKING_URI or the job's report_to)",
+    )
+
+    @model_validator(mode="after")
+    def _tracking_link(self) -> JobRead:
+        from app.tracking import job_tracking
+
+        self.tracking = job_tracking(self.config, self.summary)
+        return self
 
 
 class JobEventRead(BaseModel):
