@@ -20,8 +20,6 @@ from recipes.lora_sft import LoraSFTConfig
 from tests.jobs.conftest import FAST_POLICY
 from tests.recipes.sft_rows import yes_rows
 
-pytest.importorskip("mlflow", reason="mlflow is in the tracking extra")
-
 
 @pytest.fixture(autouse=True)
 def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
