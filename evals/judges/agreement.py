@@ -8,8 +8,6 @@ from collections.abc import Hashable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sklearn.metrics import cohen_kappa_score
-
 
 @dataclass(frozen=True)
 class Agreement:
@@ -33,6 +31,8 @@ def _kappa(
         return None  # undefined: both raters used a single label
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        from sklearn.metrics import cohen_kappa_score  # ~2.5 s to import: only when a judge ran
+
         value = cohen_kappa_score(list(human), list(judge), labels=labels, weights=weights)
     return None if math.isnan(value) else float(value)
 
