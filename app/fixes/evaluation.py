@@ -12,8 +12,9 @@ Where the answers come from, per recipe:
 Scores per answer: ``similarity`` (MiniLM cosine to ``expected``), ``exact_match``,
 ``validators`` (prompting: every inferred validator passes) and, when a judge is configured
 (``RUNG_LLM_*``), ``fixes_failure`` (the rubric judge asked "does this answer fix the reported
-failure?"). **Acceptable**: prompting, the validators pass; otherwise exact match or similarity
-at least `SIMILARITY_THRESHOLD`; with a judge, its verdict as well.
+failure?"). **Acceptable**: exact match or similarity at least `SIMILARITY_THRESHOLD`; for
+prompting, the inferred validators pass too (format cases: the validators alone, since the
+format is what failed); with a judge, its verdict as well.
 """
 
 from __future__ import annotations
@@ -276,10 +277,14 @@ def score_answers(answers: list[Answer], *, recipe: str, settings: Settings) -> 
             "pass_at": JUDGE_PASS,
             "question": JUDGE_CRITERIA[1],
         }
+    close = f"exact match or similarity to expected >= {SIMILARITY_THRESHOLD}"
     if recipe == "prompting":
-        scored.criterion = "every inferred validator passes"
+        scored.criterion = (
+            f"format cases: every inferred validator passes; other cases: the validators pass "
+            f"and {close}"
+        )
     else:
-        scored.criterion = f"exact match or similarity to expected >= {SIMILARITY_THRESHOLD}"
+        scored.criterion = close
     if judged:
         scored.criterion += f", and the judge grades it {JUDGE_PASS}+ of 5"
     for i, answer in enumerate(answers):
@@ -290,14 +295,13 @@ def score_answers(answers: list[Answer], *, recipe: str, settings: Settings) -> 
                 "similarity": sims[side][i],
                 "exact_match": float(exact_match(text, answer.case.expected or "")),
             }
+            near = bool(scores["exact_match"]) or scores["similarity"] >= SIMILARITY_THRESHOLD
             if recipe == "prompting":
                 errors = getattr(answer, f"{side}_errors") or []
                 scores["validators"] = float(not errors)
-                acceptable = not errors
+                acceptable = not errors and (answer.subcategory == "format" or near)
             else:
-                acceptable = bool(scores["exact_match"]) or scores["similarity"] >= (
-                    SIMILARITY_THRESHOLD
-                )
+                acceptable = near
             if judged:
                 grade = grades[side][i]
                 if grade is not None:
