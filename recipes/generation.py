@@ -154,8 +154,10 @@ class GenerationEngine:
         adapters: Mapping[str, str | Path] | None = None,
         base_name: str | None = None,
         dtype: torch.dtype = torch.float32,
+        device: str = "cpu",
     ) -> GenerationEngine:
-        """Load the base model (a folder or hub name, offline) and each adapter under its name."""
+        """Load the base model (a folder or hub name, offline) and each adapter under its name,
+        on ``device`` (``cpu``, ``cuda``; ``auto``: CUDA when there is one)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         adapters = dict(adapters or {})
@@ -181,6 +183,9 @@ class GenerationEngine:
             model = PeftModel.from_pretrained(model, str(first_path), adapter_name=first_name)
             for name, path in items[1:]:
                 model.load_adapter(str(path), adapter_name=name)
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        model.to(device)
         model.eval()
         return cls(
             model=model,
@@ -188,6 +193,10 @@ class GenerationEngine:
             base_name=str(base_name or base),
             adapters=list(adapters),
         )
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
 
     @property
     def model_names(self) -> list[str]:
@@ -242,7 +251,7 @@ class GenerationEngine:
         """Logits of the first generated token (for tests and diagnostics)."""
         input_ids = self.encode(messages)
         with self._lock, self._select(model):
-            return self.model(input_ids=input_ids).logits[0, -1].clone()
+            return self.model(input_ids=input_ids.to(self.device)).logits[0, -1].cpu().clone()
 
     def generate(
         self,
@@ -307,7 +316,11 @@ class GenerationEngine:
         with self._lock, self._select(first.model):
             if first.params.seed is not None:
                 torch.manual_seed(first.params.seed)
-            self.model.generate(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
+            self.model.generate(
+                input_ids=input_ids.to(self.device),
+                attention_mask=attention_mask.to(self.device),
+                **kwargs,
+            )
         outputs: list[GenerationOutput] = []
         for index, request in enumerate(requests):
             choices = [self._choice(r, request.params) for r in rows if r.request == index]
@@ -381,4 +394,4 @@ class _RowsDone:
         self.rows = rows
 
     def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
-        return torch.tensor([r.done for r in self.rows], dtype=torch.bool)
+        return torch.tensor([r.done for r in self.rows], dtype=torch.bool, device=input_ids.device)

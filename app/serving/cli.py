@@ -86,7 +86,9 @@ def serve_model(
         raise typer.Exit(code)
     try:
         location = resolve_base(base)
-        engine = GenerationEngine.load(base=location, adapters=adapters, base_name=base)
+        engine = GenerationEngine.load(
+            base=location, adapters=adapters, base_name=base, device="auto"
+        )
     except ServingError as exc:
         err_console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
