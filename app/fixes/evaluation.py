@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,8 @@ from app.fixes.outcomes import CaseOutcome
 from app.jobs import model_refs
 from app.jobs.models import Job
 from app.projects.models import Project
+
+logger = logging.getLogger(__name__)
 
 SIMILARITY_THRESHOLD = 0.8
 JUDGE_PASS = 4  # of 5
@@ -221,7 +224,9 @@ def _similarities(pairs: list[tuple[str, str]]) -> list[float]:
     return [round(float(v), 6) for v in (left * right).sum(axis=1) / norms]
 
 
-def _judge_scores(settings: Settings, answers: list[Answer], side: str) -> list[int | None]:
+def _judge_scores(
+    settings: Settings, answers: list[Answer], side: str, failed: list[str]
+) -> list[int | None]:
     """The rubric judge's grades (1-5; None unparsed) when RUNG_LLM_* names a judge."""
     from evals.chat import ChatClient, GenerationParams, openai_chat_model
     from evals.dataset import parse_example
@@ -235,7 +240,7 @@ def _judge_scores(settings: Settings, answers: list[Answer], side: str) -> list[
         ),
         model_name=str(settings.llm_model),
         endpoint=str(settings.llm_base_url),
-        params=GenerationParams(temperature=0.0, max_tokens=200),
+        params=GenerationParams(temperature=0.0, max_tokens=120),
     )
     judge = RubricJudge(client=client, criteria=list(JUDGE_CRITERIA), metric="fixes_failure")
 
@@ -250,7 +255,13 @@ def _judge_scores(settings: Settings, answers: list[Answer], side: str) -> list[
                     "expected": answer.case.expected,
                 }
             )
-            verdict = await judge.judge(example, getattr(answer, side))
+            try:
+                verdict = await judge.judge(example, getattr(answer, side))
+            except Exception as exc:  # the judge's endpoint refused or failed: no verdict
+                logger.warning("judge call failed for case %s: %s", answer.case.id, exc)
+                grades.append(None)
+                failed.append(answer.case.id)
+                continue
             grades.append(verdict.score)
         return grades
 
@@ -267,13 +278,16 @@ def score_answers(answers: list[Answer], *, recipe: str, settings: Settings) -> 
     judged = bool(settings.llm_base_url and settings.llm_model)
     grades: dict[str, list[int | None]] = {}
     if judged:
+        failed: list[str] = []
         grades = {
-            side: _judge_scores(settings, answers, side) for side in ("champion", "candidate")
+            side: _judge_scores(settings, answers, side, failed)
+            for side in ("champion", "candidate")
         }
         unparsed = sum(g is None for side in grades.values() for g in side)
         scored.judge = {
             "model": settings.llm_model,
             "unparsed": unparsed,
+            "call_errors": len(failed),
             "pass_at": JUDGE_PASS,
             "question": JUDGE_CRITERIA[1],
         }
