@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,19 +51,33 @@ class WriteQueueFullError(ServiceUnavailableError):
 
 
 class WriteGate:
-    """SQLite has one writer at a time; this process takes turns through one lock instead of
-    letting writers collide inside SQLite ("database is locked"). At most `max_waiting` writers
-    queue, each for at most `max_wait_s`; beyond that the write is refused (503, nothing stored).
-    """
+    """SQLite has one writer at a time; writers take turns through one lock instead of letting
+    them collide inside SQLite ("database is locked"): a thread lock within this process, then
+    (with `lock_path`) an exclusive `flock` on a file beside the database, which the processes
+    of `rung serve --workers N` and the triage worker share. At most `max_waiting` writers
+    queue in a process, each for at most `max_wait_s` in all; beyond that the write is refused
+    (503, nothing stored)."""
 
-    def __init__(self, *, max_waiting: int = 128, max_wait_s: float = 15.0) -> None:
+    def __init__(
+        self, *, max_waiting: int = 128, max_wait_s: float = 15.0, lock_path: Path | None = None
+    ) -> None:
         self.max_waiting = max_waiting
         self.max_wait_s = max_wait_s
+        self.lock_path = lock_path
         self._lock = threading.Lock()
         self._count = threading.Lock()
+        self._fd: int | None = None
         self.waiting = 0
 
+    def _busy(self) -> WriteQueueFullError:
+        return WriteQueueFullError(
+            f"the database was busy with other writes for {self.max_wait_s:g} s; nothing "
+            "was stored: retry after the Retry-After seconds",
+            retry_after=2,
+        )
+
     def acquire(self) -> None:
+        deadline = time.monotonic() + self.max_wait_s
         with self._count:
             if self.waiting >= self.max_waiting:
                 raise WriteQueueFullError(
@@ -70,17 +87,40 @@ class WriteGate:
             self.waiting += 1
         try:
             if not self._lock.acquire(timeout=self.max_wait_s):
-                raise WriteQueueFullError(
-                    f"the database was busy with other writes for {self.max_wait_s:g} s; nothing "
-                    "was stored: retry after the Retry-After seconds",
-                    retry_after=2,
-                )
+                raise self._busy()
         finally:
             with self._count:
                 self.waiting -= 1
+        try:
+            self._lock_file(deadline)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _lock_file(self, deadline: float) -> None:
+        """The other processes' turn: poll a non-blocking flock (a short sleep between tries,
+        so a waiter notices a release within milliseconds, and gives up at the deadline)."""
+        if self.lock_path is None:
+            return
+        if self._fd is None:
+            self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        pause = 0.0005
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise self._busy() from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.004)
 
     def release(self) -> None:
-        self._lock.release()
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._lock.release()
 
 
 _gates: dict[str, WriteGate] = {}
@@ -90,9 +130,16 @@ _IMMEDIATE = "rung_immediate"
 
 
 def write_gate(url: str) -> WriteGate:
-    """The process-wide write gate of one SQLite database."""
+    """The process-wide write gate of one SQLite database (shared with other processes through
+    a lock file beside a database file)."""
     with _gates_lock:
-        return _gates.setdefault(url, WriteGate())
+        gate = _gates.get(url)
+        if gate is None:
+            path = url.split("///", 1)[-1]
+            file = bool(path) and path != ":memory:" and "mode=memory" not in path
+            lock = Path(path.split("?", 1)[0] + "-writer.lock") if file else None
+            gate = _gates[url] = WriteGate(lock_path=lock)
+        return gate
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

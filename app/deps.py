@@ -1,22 +1,26 @@
 """FastAPI dependencies, as `Annotated` aliases the routers use.
 
-Each sync dependency costs a trip to the threadpool (and back), so only the ones that query
-run there: settings, the session object and a recently verified key are resolved on the event
-loop; the project (one query) in the threadpool. A route that ends its own transaction in its
-thread (`@commits`, `@idempotent`) spares the session's teardown a trip too.
+Each sync dependency costs a trip to the threadpool (and back), so only queries go there:
+settings, the session object, a recently verified key and a project found in the last few
+seconds are resolved on the event loop. A route that ends its own transaction in its thread
+(`@commits`, `@idempotent`) spares the session's teardown a trip too, so a request usually
+takes one trip: its route.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
@@ -145,12 +149,75 @@ async def get_actor(request: Request, team: CurrentTeam) -> str:
 Actor = Annotated[str, Depends(get_actor)]
 
 
-def get_project(
+PROJECT_TTL_S = 5.0
+_COLUMNS = tuple(c.key for c in Project.__table__.columns)
+
+
+class ProjectCache:
+    """Projects found in the last `ttl_s` seconds, by (database, team id, name), so that a
+    request does not query (or take a threadpool trip for) its project. Any change or deletion
+    of a project through the ORM in this process forgets it at once; one in another process
+    (another `rung serve` worker) is seen within `ttl_s`: meanwhile a write to a deleted project
+    fails its foreign key (409, nothing stored) and a read finds nothing of it."""
+
+    def __init__(self, ttl_s: float = PROJECT_TTL_S, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[tuple[str, str, str], tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, url: str, team_id: str, name: str) -> Project | None:
+        entry = self._entries.get((url, team_id, name))
+        if entry is None or time.monotonic() - entry[0] > self.ttl_s:
+            return None
+        project = Project(**entry[1])  # a detached copy of its own: no session, no query
+        make_transient_to_detached(project)
+        return project
+
+    def put(self, url: str, project: Project) -> None:
+        values = {name: project.__dict__[name] for name in _COLUMNS if name in project.__dict__}
+        if len(values) != len(_COLUMNS):
+            return  # not fully loaded: not worth remembering
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[(url, project.team_id, project.name)] = (time.monotonic(), values)
+
+    def forget(self, project_id: str) -> None:
+        with self._lock:
+            for key in [k for k, (_, v) in self._entries.items() if v["id"] == project_id]:
+                del self._entries[key]
+
+
+project_cache = ProjectCache()
+
+
+@event.listens_for(Project, "after_update")
+@event.listens_for(Project, "after_delete")
+def _forget_project(_mapper: Any, _connection: Any, target: Project) -> None:
+    project_cache.forget(target.id)
+
+
+def _load_project(session: Session, team: Team, name: str, url: str) -> Project:
+    project = projects.get_project(session, team=team, name=name)
+    project_cache.put(url, project)
+    return project
+
+
+async def get_project(
+    request: Request,
     session: SessionDep,
     team: CurrentTeam,
     project: Annotated[str, Path(description="the project's name")],
 ) -> Project:
-    return projects.get_project(session, team=team, name=project)
+    """The team's project of that name (404 otherwise): from `project_cache` when found there
+    (no query), else one query in the threadpool. A DELETE always reads it afresh."""
+    url = request.app.state.settings.resolved_database_url
+    if request.method != "DELETE":
+        found = project_cache.get(url, team.id, project)
+        if found is not None:
+            return found
+    return await run_in_threadpool(_load_project, session, team, project, url)
 
 
 ProjectDep = Annotated[Project, Depends(get_project)]

@@ -50,7 +50,12 @@ def _field(loc: tuple) -> str:
     return ".".join(parts) or "(body)"
 
 
-def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, check_schema: bool = True, background: bool = True
+) -> FastAPI:
+    """The API. `background`: this process also runs the in-process job worker and the triage
+    worker (as settings say); `rung serve --workers N` runs them once, in its supervisor, and
+    its N API processes without them (`create_api_app`)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -62,8 +67,10 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         anyio.to_thread.current_default_thread_limiter().total_tokens = max(
             80, settings.sqlite_max_queued_writes + 40
         )
-        worker = start_embedded_worker(settings)  # None when RUNG_BROKER_URL is set
-        triager = None if settings.broker_url else start_triage_process(settings)
+        worker = start_embedded_worker(settings) if background else None  # None with a broker
+        triager = None
+        if background and not settings.broker_url:
+            triager = start_triage_process(settings)
         try:
             yield
         finally:
@@ -162,3 +169,8 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     for router in routers:
         app.include_router(router)
     return app
+
+
+def create_api_app() -> FastAPI:
+    """One of `rung serve --workers N`'s API processes: the workers run in the supervisor."""
+    return create_app(background=False)

@@ -178,6 +178,7 @@ def warm_up(base: str, key: str, timeout_s: float = 600) -> None:
 @dataclass
 class Stats:
     reads: list[float] = field(default_factory=list)
+    by_kind: dict[str, list[float]] = field(default_factory=dict)
     writes: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     acknowledged: set[str] = field(default_factory=set)
@@ -236,7 +237,11 @@ async def _read(http: httpx.AsyncClient, stats: Stats, kind: str) -> None:
     except httpx.TransportError as exc:
         stats.statuses[type(exc).__name__] += 1
         return
-    stats.reads.append(time.perf_counter() - start)
+    elapsed = time.perf_counter() - start
+    stats.reads.append(elapsed)
+    stats.by_kind.setdefault(kind if kind != "get" or stats.known_ids else "list", []).append(
+        elapsed
+    )
     stats.statuses[str(response.status_code)] += 1
 
 
@@ -408,6 +413,8 @@ def mix(args: argparse.Namespace) -> int:
         "CPU s were there"
     )
     print(_line("reads", stats.reads))
+    for kind, values in sorted(stats.by_kind.items()):
+        print(_line(f" {kind[:7]}", values))
     print(_line("writes", stats.writes))
     print(_line("healthz", stats.healthz))
     print("answers  " + ", ".join(f"{s}: {n}" for s, n in sorted(stats.statuses.items())))

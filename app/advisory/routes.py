@@ -6,12 +6,12 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import HTMLResponse
 
 from app.advisory import service, stored
-from app.deps import CurrentTeam, ProjectDep, SessionDep, SettingsDep
+from app.deps import CurrentTeam, ProjectDep, SessionDep, SettingsDep, commits
 
 router = APIRouter(prefix="/v1/projects/{project}", tags=["advisory"])
 
 
-def _sizing(
+async def _sizing(
     base_model: Annotated[
         str | None,
         Query(
@@ -39,6 +39,7 @@ PENDING_HEADER = "X-Rung-Cases-Pending"
 
 
 @router.get("/recommendation")
+@commits
 def get_recommendation(
     project: ProjectDep,
     session: SessionDep,

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import InvalidInputError
-from app.core.json_body import parse_json
+from app.core.json_body import PARSED_BODY, parse_json
 
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 MAX_PATH_SEGMENT = 256  # ids, names and sha256 digests are far shorter
@@ -70,10 +70,12 @@ class BodyIntakeMiddleware:
         body = b"".join(chunks)
         if body.strip():
             try:
-                parse_json(body)
+                value = parse_json(body)
             except InvalidInputError as exc:
                 await _answer(send, 422, exc)
                 return
+            # the route's own reader (`read_json_body`) takes it from here: parsed once
+            scope.setdefault("state", {})[PARSED_BODY] = (body, value)
         delivered = False
 
         async def replay() -> Message:

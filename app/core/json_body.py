@@ -175,8 +175,17 @@ def parse_json(raw: bytes | str, *, what: str = "request body") -> Any:
     return value
 
 
+PARSED_BODY = "rung.parsed_body"  # request.state: (body, value) as BodyIntakeMiddleware parsed it
+
+
 async def read_json_body(request: Request) -> Any:
-    return parse_json(await request.body())
+    """The body as checked JSON: what `BodyIntakeMiddleware` parsed (taken once), else parsed
+    here."""
+    body = await request.body()
+    parsed = request.scope.get("state", {}).pop(PARSED_BODY, None)
+    if parsed is not None and parsed[0] == body:
+        return parsed[1]
+    return parse_json(body)
 
 
 async def read_case_batch(request: Request) -> Any:
