@@ -209,3 +209,41 @@ def test_another_teams_fix_is_a_404_and_the_post_is_idempotent(
     assert api.post(f"/v1/projects/bot/fixes/{fix_id}/cancel").status_code == 409
     log = api.get(f"/v1/projects/bot/fixes/{fix_id}/log").json()
     assert [e["data"]["state"] for e in log] == ["built", "training", "cancelled"]
+
+
+def test_rung_fix_cli_queues_a_step_and_shows_a_422_with_the_counts(
+    api: httpx.Client, live_server: Any, settings: Settings, engine_version: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    add_cases(api, settings, engine_version, "bot", grounding_cases(6) + preference_cases(2))
+    env = {
+        **os.environ,
+        "RUNG_URL": live_server.url,
+        "COLUMNS": "200",
+        "HF_HUB_OFFLINE": "1",
+        "RUNG_API_KEY": api.headers["Authorization"].removeprefix("Bearer "),
+    }
+
+    def rung(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "app.cli", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    queued = rung("fix", "bot", "--rung", "lora_sft", "--set", "max_steps=2")
+    assert queued.returncode == 0, queued.stderr
+    fix = api.get("/v1/projects/bot/fixes").json()[0]
+    assert fix["id"] in queued.stdout and fix["config"]["max_steps"] == "2"
+    assert f"{len(fix['cases']['holdout'])} held-out case(s)" in queued.stdout
+
+    refused = rung("fix", "bot", "--rung", "dpo")
+    assert refused.returncode == 1
+    assert "422" in refused.stderr and "needs at least 3" in refused.stderr
+    assert "usable=2" in refused.stderr and "needed=3" in refused.stderr
+    assert rung("fix", "bot").returncode == 2, "--step or --rung is required"
