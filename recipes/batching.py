@@ -185,7 +185,10 @@ class BatchingEngine:
             key = (self.engine.weights_key(head.model), head.params.batch_key())
             batch: list[PendingGeneration] = []
             rows = 0
+            seeded = head.params.seed is not None and not head.params.greedy
             for pending in list(self._waiting):
+                if seeded and batch:  # a seed reproduces its output only when generated alone
+                    break
                 request = pending.request
                 if (self.engine.weights_key(request.model), request.params.batch_key()) != key:
                     continue

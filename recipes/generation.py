@@ -69,10 +69,8 @@ class SamplingParams:
         return self.temperature == 0.0
 
     def batch_key(self) -> tuple[Any, ...]:
-        """Requests with equal keys may share one ``generate`` call.
-
-        A seeded request is generated alone so that its seed reproduces its own output.
-        """
+        """Requests with equal keys may share one ``generate`` call (the batching engine
+        generates a seeded sampling request alone, so that its seed reproduces its output)."""
         if self.greedy:
             return ("greedy",)
         return ("sample", self.temperature, self.top_p, self.seed)

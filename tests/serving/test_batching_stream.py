@@ -158,3 +158,20 @@ def test_vllm_engine_without_vllm_says_how_to_install(tiny_model: dict[str, Path
     assert "vLLM is not installed" in result.output and "pip install" in result.output
     bad = CliRunner().invoke(cli, [str(tiny_model["base"]), "--engine", "tgi"])
     assert bad.exit_code == 2 and "unknown engine" in bad.output
+
+
+def test_seeded_sampling_reproduces_even_when_sent_together(engine: GenerationEngine) -> None:
+    kwargs = {"model": "beta", "max_tokens": 8, "temperature": 1.0, "seed": 7, "n": 2}
+    alone = engine.generate(messages=_messages("seeded"), **kwargs)
+    batching = BatchingEngine(engine, max_wait_s=0.3, gather_s=0.1)
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            outputs = list(
+                pool.map(
+                    lambda _: batching.generate(messages=_messages("seeded"), **kwargs), [0, 1, 2]
+                )
+            )
+    finally:
+        batching.close()
+    expected = [c.text for c in alone.choices]
+    assert all([c.text for c in o.choices] == expected for o in outputs)
