@@ -66,6 +66,17 @@ class WorkerPolicy(BaseModel):
             )
         return self
 
+    def queue_for(self, *, needs_gpu: bool, processes: int = 1) -> str:
+        """The queue of a job: ``default``; ``gpu`` for a GPU recipe, ``gpu-N`` when it needs
+        N > 1 GPUs (taken only by a worker that owns N GPUs or more)."""
+        if not needs_gpu:
+            return self.queues[0]
+        return self.queues[1] if processes <= 1 else f"{self.queues[1]}-{processes}"
+
+    def gpu_queues(self, gpus: int) -> list[str]:
+        """The GPU queues a worker owning ``gpus`` GPUs takes jobs from."""
+        return [self.queue_for(needs_gpu=True, processes=n) for n in range(1, max(gpus, 1) + 1)]
+
     def retry_delay(self, attempt: int) -> float:
         """Seconds to wait before attempt ``attempt + 1`` after attempt ``attempt`` failed."""
         return min(self.retry_backoff_s * 2 ** max(attempt - 1, 0), self.retry_backoff_max_s)

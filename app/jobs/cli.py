@@ -121,6 +121,9 @@ def run(
     base_model: str = typer.Option(None, help="hub name or local folder of the base model"),
     holdout: str = typer.Option(None, help="another dataset version to evaluate on"),
     set_: list[str] = typer.Option([], "--set", help="config override key=value (repeatable)"),
+    processes: int = typer.Option(
+        1, min=1, help="training processes (accelerate launch): GPUs on a GPU worker"
+    ),
     wait: bool = typer.Option(False, "--wait", help="follow progress; exit 1 unless it succeeds"),
     url: str = typer.Option(None, help=URL_HELP),
     key: str = typer.Option(None, help=KEY_HELP),
@@ -135,6 +138,8 @@ def run(
         body["base_model"] = base_model
     if holdout:
         body["holdout"] = holdout
+    if processes > 1:
+        body["resources"] = {"processes": processes}
     try:
         job = client.request("POST", f"/v1/projects/{project}/jobs", json=body).json()
     except ApiError as exc:

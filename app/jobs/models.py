@@ -9,6 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Base, new_id, utcnow
 
 JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+# What a job asked for beyond one process ({"processes": N}), kept beside its config overrides
+# (no column of its own); never passed to the recipe's config.
+RESOURCES_KEY = "_resources"
 TERMINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
 
 
@@ -54,6 +57,16 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        """What the job asked for beyond one process, e.g. ``{"processes": 2}``."""
+        return dict((self.overrides or {}).get(RESOURCES_KEY) or {"processes": 1})
+
+    @property
+    def recipe_overrides(self) -> dict[str, Any]:
+        """The overrides of the recipe's config (without the resources)."""
+        return {k: v for k, v in (self.overrides or {}).items() if k != RESOURCES_KEY}
 
 
 class JobEvent(Base):

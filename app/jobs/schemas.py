@@ -3,7 +3,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.jobs.models import RESOURCES_KEY
+
+
+class JobResources(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    processes: int = Field(
+        default=1, ge=1, le=64,
+        description="training processes (accelerate launch, DDP; FSDP for full_sft on GPUs): "
+        "GPUs on a GPU worker (the job waits for a worker that has that many), processes on "
+        "a CPU worker",
+    )
 
 
 class JobCreate(BaseModel):
@@ -27,6 +40,9 @@ class JobCreate(BaseModel):
     holdout: str | None = Field(
         default=None, max_length=80,
         description="another dataset version whose rows are the evaluation set",
+    )
+    resources: JobResources | None = Field(
+        default=None, description="what the run needs beyond one process (training recipes)"
     )
 
     @model_validator(mode="after")
@@ -57,6 +73,7 @@ class JobRead(BaseModel):
     base_model: str | None
     overrides: dict[str, Any]
     config: dict[str, Any]
+    resources: JobResources
     queue: str
     state: str
     attempts: int
@@ -83,6 +100,11 @@ class JobRead(BaseModel):
 
         self.tracking = job_tracking(self.config, self.summary)
         return self
+
+    @field_validator("overrides", mode="after")
+    @classmethod
+    def _without_resources(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in value.items() if k != RESOURCES_KEY}
 
 
 class JobEventRead(BaseModel):

@@ -23,7 +23,7 @@ from app.db import utcnow
 from app.jobs import model_refs
 from app.jobs.dispatch import BrokerUnavailableError, Dispatcher
 from app.jobs.events import add_event, event_id, sse_stream
-from app.jobs.models import TERMINAL_STATES, Job
+from app.jobs.models import RESOURCES_KEY, TERMINAL_STATES, Job
 from app.jobs.recipe_configs import check_dataset_kind, recipe_spec, validated_config
 from app.jobs.schemas import JobCreate
 from app.projects.models import Project
@@ -69,6 +69,9 @@ def submit_job(
     overrides.update(refs)
     config = validated_config(spec, {k: v for k, v in overrides.items() if k not in refs})
     config.update(refs)
+    processes = _processes(spec, data)
+    if processes > 1:
+        overrides[RESOURCES_KEY] = {"processes": processes}
     job = Job(
         project_id=project.id,
         recipe=spec.name,
@@ -77,7 +80,7 @@ def submit_job(
         base_model=config.get("base_model"),
         overrides=overrides,
         config=config,
-        queue="gpu" if spec.needs_gpu else "default",
+        queue=policy.queue_for(needs_gpu=spec.needs_gpu, processes=processes),
         max_attempts=policy.max_attempts,
     )
     session.add(job)
@@ -97,6 +100,18 @@ def submit_job(
     session.commit()
     session.refresh(job)
     return job
+
+
+def _processes(spec: Any, data: JobCreate) -> int:
+    """How many training processes the job asks for; 422 for a recipe that runs in one."""
+    processes = data.resources.processes if data.resources else 1
+    if processes > 1 and spec.kind not in ("adapter", "model"):
+        raise InvalidInputError(
+            f"recipe {spec.name} runs in one process; resources.processes is for the training "
+            "recipes (lora_sft, qlora_sft, dpo, full_sft)",
+            errors=[{"field": "resources.processes", "message": "only training recipes"}],
+        )
+    return processes
 
 
 def get_job(session: Session, *, project: Project, job_id: str) -> Job:

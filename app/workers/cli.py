@@ -23,6 +23,10 @@ def worker(
         1, min=1, help="jobs at once; on the gpu queue give the number of GPUs (one job each)"
     ),
     loglevel: str = typer.Option("info", help="Celery log level"),
+    gpus: int = typer.Option(
+        None, min=0, help="GPUs this worker owns [default: those it sees]; with one process it "
+        "also takes jobs that need 2..GPUS of them (resources.processes)",
+    ),
 ) -> None:
     """Start a worker that runs jobs.
 
@@ -32,6 +36,10 @@ def worker(
         RUNG_BROKER_URL=redis://redis:6379/0 rung worker --queue gpu --concurrency 2
 
     Without a broker it polls the database for queued jobs (like the worker inside rung serve).
+
+    A GPU worker advertises the GPUs it owns by the queues it takes jobs from: `gpu` (one GPU)
+    and, with --concurrency 1, `gpu-N` for each N up to its GPUs; a job that needs N GPUs waits
+    on `gpu-N` for a worker that has them.
     """
     unknown = sorted(set(queue) - set(WorkerPolicy.queues))
     if unknown:
@@ -40,6 +48,7 @@ def worker(
         )
         raise typer.Exit(2)
     settings = get_settings()
+    queue = _advertised(queue, gpus=gpus, concurrency=concurrency)
     if not settings.broker_url:
         _poll_forever(queue)
         return
@@ -62,6 +71,19 @@ def worker(
             "--without-mingle",
         ]
     )
+
+
+def _advertised(queues: list[str], *, gpus: int | None, concurrency: int) -> list[str]:
+    """The queues to take jobs from: multi-GPU queues for the GPUs a one-process worker owns."""
+    from app.workers.launch import gpu_count
+
+    if "gpu" not in queues or concurrency > 1:
+        return queues
+    owned = gpu_count() if gpus is None else gpus
+    extra = [q for q in WorkerPolicy().gpu_queues(owned) if q not in queues]
+    if extra:
+        console.print(f"{owned} GPUs: also taking jobs that need several ({', '.join(extra)})")
+    return [*queues, *extra]
 
 
 def _poll_forever(queues: list[str]) -> None:

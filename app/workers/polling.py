@@ -11,7 +11,6 @@ import logging
 import sys
 import threading
 import time
-from pathlib import Path
 
 from app.config import Settings
 from app.workers import leases
@@ -24,15 +23,18 @@ from app.workers.runner import execute_job
 logger = logging.getLogger(__name__)
 
 
-def default_queues() -> list[str]:
-    """``default``, plus ``gpu`` when this machine has a CUDA GPU (checked without importing
-    torch unless it is loaded already, so that starting the server stays fast)."""
+def default_queues(policy: WorkerPolicy) -> list[str]:
+    """``default``, plus ``gpu`` (and ``gpu-N`` up to its GPU count) when this machine has CUDA
+    GPUs (counted without importing torch unless it is loaded already, so that starting the
+    server stays fast)."""
+    from app.workers.launch import gpu_count
+
     if "torch" in sys.modules:
-        has_gpu = bool(sys.modules["torch"].cuda.is_available())
+        cuda = sys.modules["torch"].cuda
+        gpus = int(cuda.device_count()) if cuda.is_available() else 0
     else:
-        gpus = Path("/proc/driver/nvidia/gpus")
-        has_gpu = gpus.is_dir() and any(gpus.iterdir())
-    return ["default", "gpu"] if has_gpu else ["default"]
+        gpus = gpu_count()
+    return [policy.queues[0], *policy.gpu_queues(gpus)] if gpus else [policy.queues[0]]
 
 
 class PollingWorker(threading.Thread):
@@ -56,7 +58,7 @@ class PollingWorker(threading.Thread):
     def run(self) -> None:
         url = self.settings.resolved_database_url
         dispatcher = local_dispatcher()
-        queues = self.queues or default_queues()
+        queues = self.queues or default_queues(self.policy)
         logger.info("worker %s polling queues %s", self.owner, ", ".join(queues))
         next_reap = 0.0
         while not self.shutdown.is_set():

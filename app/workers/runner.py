@@ -56,6 +56,7 @@ class JobInputs:
     queue: str
     checkpoint_digest: str | None
     checkpoint_step: int | None
+    processes: int = 1
 
 
 def execute_job(
@@ -202,8 +203,9 @@ class _JobRun:
             return JobInputs(
                 id=job.id, project_id=job.project_id, recipe=job.recipe,
                 dataset_sha256=job.dataset_sha256, holdout_sha256=job.holdout_sha256,
-                overrides=dict(job.overrides or {}), queue=job.queue,
+                overrides=job.recipe_overrides, queue=job.queue,
                 checkpoint_digest=job.checkpoint_digest, checkpoint_step=job.checkpoint_step,
+                processes=int(job.resources.get("processes", 1)),
             )
 
     def _run(self, job_dir: Path) -> str:
@@ -235,16 +237,19 @@ class _JobRun:
         shutil.rmtree(self.output_dir, ignore_errors=True)
         self.output_dir.mkdir(parents=True)
         try:
-            result = recipe.run(
-                config,
-                train_rows=inputs.train_rows,
-                eval_rows=inputs.eval_rows,
-                output_dir=self.output_dir,
-                progress=self.on_progress,
-                resume_from=resume_from,
-                should_stop=self.should_stop,
-                **inputs.extras,
-            )
+            if spec.processes > 1:
+                result = self._run_processes(spec, overrides, inputs, resume_from, job_dir)
+            else:
+                result = recipe.run(
+                    config,
+                    train_rows=inputs.train_rows,
+                    eval_rows=inputs.eval_rows,
+                    output_dir=self.output_dir,
+                    progress=self.on_progress,
+                    resume_from=resume_from,
+                    should_stop=self.should_stop,
+                    **inputs.extras,
+                )
         except RecipeCancelledError as exc:
             return self._stopped(str(exc))
         if self.reason is not None:
@@ -257,6 +262,22 @@ class _JobRun:
                            artifacts=[(s, kind, name) for s, kind, name in stored],
                            project_id=spec.project_id)
         return "succeeded" if ok else "lost"
+
+    def _run_processes(
+        self, spec: JobInputs, overrides: dict[str, Any], inputs: Any,
+        resume_from: Path | None, job_dir: Path,
+    ) -> Any:
+        """The recipe in ``spec.processes`` processes (`app.workers.launch`)."""
+        from app.workers.launch import run_processes
+
+        assert self.output_dir is not None
+        return run_processes(
+            recipe=spec.recipe, overrides=overrides, inputs=inputs, output_dir=self.output_dir,
+            resume_from=resume_from, processes=spec.processes,
+            work_dir=job_dir / "launch" / f"attempt-{self.attempt}",
+            models_dir=self.settings.resolved_models_dir, progress=self.on_progress,
+            should_stop=self.should_stop, log=self._log,
+        )
 
     def _resume_point(self, spec: JobInputs, job_dir: Path) -> Path | None:
         if not spec.checkpoint_digest:

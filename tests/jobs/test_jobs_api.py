@@ -79,6 +79,28 @@ def test_gpu_recipe_goes_to_the_gpu_queue_and_a_queued_job_cancels_at_once(
     assert cancelled["state"] == "cancelled" and cancelled["attempts"] == 0
 
 
+def test_a_job_asking_for_several_processes_waits_for_a_worker_that_has_them(
+    api: httpx.Client,
+) -> None:
+    dataset = push(api, sft(12))
+    job = api.post("/v1/projects/bot/jobs", json={
+        "recipe": "qlora_sft", "dataset": dataset, "resources": {"processes": 4}})
+    assert job.status_code == 201, job.text
+    assert job.json()["queue"] == "gpu-4", "only a worker owning 4 GPUs takes it"
+    assert job.json()["resources"] == {"processes": 4}
+    assert job.json()["overrides"] == {}
+    one = api.post("/v1/projects/bot/jobs", json={"recipe": "lora_sft", "dataset": dataset})
+    assert one.json()["resources"] == {"processes": 1} and one.json()["queue"] == "default"
+    api.post(f"/v1/projects/bot/jobs/{one.json()['id']}/cancel")
+    prompt = api.post("/v1/projects/bot/jobs", json={
+        "recipe": "prompting", "dataset": dataset, "resources": {"processes": 2}})
+    assert prompt.status_code == 422
+    assert prompt.json()["errors"][0]["field"] == "resources.processes"
+    zero = api.post("/v1/projects/bot/jobs", json={
+        "recipe": "lora_sft", "dataset": dataset, "resources": {"processes": 0}})
+    assert zero.status_code == 422
+
+
 def test_a_lora_job_runs_in_process_with_events_logs_and_artifacts(
     api: httpx.Client, tiny_model: Path
 ) -> None:
@@ -149,3 +171,35 @@ def test_cancel_a_running_in_process_job(api: httpx.Client, tiny_model: Path) ->
     assert done["state"] == "cancelled" and done["progress"]["step"] < 500
     listed = api.get("/v1/projects/bot/jobs", params={"state": "cancelled"}).json()
     assert [j["id"] for j in listed] == [job_id]
+
+
+def test_cancel_a_two_process_job_stops_every_process(
+    api: httpx.Client, tiny_model: Path
+) -> None:
+    dataset = push(api, sft(24))
+    job_id = api.post("/v1/projects/bot/jobs", json={
+        "recipe": "lora_sft", "dataset": dataset, "base_model": str(tiny_model),
+        "resources": {"processes": 2},
+        "config": {"max_steps": 2000, "logging_steps": 1, "save_steps": 1000}}).json()["id"]
+    wait(api, job_id, lambda j: (j["progress"] or {}).get("step", 0) >= 2, timeout=300)
+    assert api.post(f"/v1/projects/bot/jobs/{job_id}/cancel").json()["cancel_requested"]
+    done = wait(api, job_id, lambda j: j["state"] in TERMINAL, timeout=120)
+    assert done["state"] == "cancelled" and done["progress"]["step"] < 2000
+    logs = api.get(f"/v1/projects/bot/jobs/{job_id}/logs").text
+    assert "launching lora_sft on 2 CPU processes" in logs
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and _training(job_id):
+        time.sleep(0.2)
+    assert _training(job_id) == [], "both ranks stopped at the same step and exited"
+
+
+def _training(job_id: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if f"jobs/{job_id}/launch" in text:
+            found.append(text)
+    return found
