@@ -19,6 +19,7 @@ from app.db import session_scope, utcnow
 from app.fixes.driver import advance_once
 from app.fixes.models import Fix
 from app.fixes.outcomes import CaseOutcome, summarize
+from tests.conftest import service_missing
 
 from .conftest import add_cases, grounding_cases, plan_steps
 from .test_fix_run import _runs
@@ -33,7 +34,7 @@ def browser() -> Iterator[Browser]:
     except ChromiumNotFoundError as error:
         if os.environ.get("RUNG_REQUIRE_SERVICES") == "1":
             pytest.fail(f"{error}; RUNG_REQUIRE_SERVICES=1 makes that an error")
-        pytest.skip(str(error))
+        service_missing(str(error))
     with chromium() as launched:
         yield launched
 
