@@ -50,12 +50,18 @@ def test_two_process_lora_job_resumes_after_the_worker_is_killed(
     deployment = make_deployment()
     first = deployment.start_worker("default")
     dataset = deployment.push(sft_rows(24))
-    job = deployment.submit(recipe="lora_sft", dataset=dataset, base_model=str(tiny_model),
-                            config={**LORA, "max_steps": 16}, resources={"processes": 2})
+    job = deployment.submit(
+        recipe="lora_sft",
+        dataset=dataset,
+        base_model=str(tiny_model),
+        config={**LORA, "max_steps": 16},
+        resources={"processes": 2},
+    )
     assert job["resources"] == {"processes": 2} and job["queue"] == "default"
     assert "_resources" not in job["overrides"]
-    running = deployment.wait_for(job["id"], lambda j: (j["checkpoint_step"] or 0) >= 4,
-                                  timeout=300)
+    running = deployment.wait_for(
+        job["id"], lambda j: (j["checkpoint_step"] or 0) >= 4, timeout=300
+    )
     assert running["state"] == "running" and running["attempts"] == 1
     assert len(_launched(job["id"])) >= 3, "accelerate launch and its 2 training processes"
     deployment.kill(first)  # SIGKILL mid-training: no chance to clean up
@@ -73,14 +79,21 @@ def test_two_process_lora_job_resumes_after_the_worker_is_killed(
     assert done["metrics"]["global_step"] == 16
     assert int(done["metrics"]["resumed_from_step"]) >= 4
     events = deployment.events(job["id"])
-    launches = [e["data"]["message"] for e in events if e["type"] == "log"
-                and "launching lora_sft on 2 CPU processes" in e["data"].get("message", "")]
+    launches = [
+        e["data"]["message"]
+        for e in events
+        if e["type"] == "log"
+        and "launching lora_sft on 2 CPU processes" in e["data"].get("message", "")
+    ]
     assert len(launches) >= 2, "the killed attempt and the one that finished ran in 2 processes"
 
-    artifacts = {a["kind"]: a for a in deployment.client.get(
-        f"/v1/projects/p/jobs/{job['id']}/artifacts").json()}
+    artifacts = {
+        a["kind"]: a
+        for a in deployment.client.get(f"/v1/projects/p/jobs/{job['id']}/artifacts").json()
+    }
     tar = deployment.client.get(
-        f"/v1/projects/p/jobs/{job['id']}/artifacts/{artifacts['adapter']['id']}/download")
+        f"/v1/projects/p/jobs/{job['id']}/artifacts/{artifacts['adapter']['id']}/download"
+    )
     adapter = tmp_path / "adapter"
     with tarfile.open(fileobj=io.BytesIO(tar.content)) as archive:
         archive.extractall(adapter, filter="data")
@@ -93,7 +106,12 @@ def test_two_process_lora_job_resumes_after_the_worker_is_killed(
 
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model), folder)
     assert any("lora_A" in name for name, _ in model.named_parameters())
-    single = lora_sft.run(lora_sft.LoraSFTConfig.from_overrides(
-        {**LORA, "base_model": str(tiny_model), "max_steps": 1}),
-        train_rows=sft_rows(8), eval_rows=[], output_dir=tmp_path / "single")
+    single = lora_sft.run(
+        lora_sft.LoraSFTConfig.from_overrides(
+            {**LORA, "base_model": str(tiny_model), "max_steps": 1}
+        ),
+        train_rows=sft_rows(8),
+        eval_rows=[],
+        output_dir=tmp_path / "single",
+    )
     assert _adapter_shapes(folder) == _adapter_shapes(single.artifact("adapter"))
