@@ -79,7 +79,9 @@ async def get_session(request: Request, settings: SettingsDep) -> AsyncIterator[
         gate = write_gate(url)
         gate.max_waiting = settings.sqlite_max_queued_writes
         gate.max_wait_s = settings.sqlite_write_wait_s
-    session = session_factory(url, write=write)()
+    route = request.scope.get("route")
+    read_only = not write and getattr(getattr(route, "endpoint", None), "rung_read_only", False)
+    session = session_factory(url, write=write, read_only=read_only)()
     try:
         yield session
     except (sa_exc.OperationalError, sa_exc.TimeoutError) as exc:
@@ -116,6 +118,14 @@ def commits(func: Callable[..., Any]) -> Callable[..., Any]:
         kwargs["session"].commit()
         return answer
 
+    return run
+
+
+def reads(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`@commits` for a sync route that only reads: its session is read-only (on PostgreSQL
+    each SELECT runs on its own, without BEGIN and COMMIT round trips)."""
+    run = commits(func)
+    run.rung_read_only = True  # type: ignore[attr-defined]
     return run
 
 

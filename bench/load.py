@@ -353,6 +353,27 @@ def server_cpu(pid: int) -> tuple[float, float]:
     return total - niced, niced
 
 
+def postgres_cpu(url: str) -> float:
+    """CPU seconds of the PostgreSQL backends serving the bench's database (by process title;
+    0 for SQLite or where the server's processes are not visible)."""
+    if not url.startswith("postgresql"):
+        return 0.0
+    name = make_url(url).database
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if title.startswith("postgres:") and f" {name} " in title:
+                fields = _stat(f"{entry}/stat")
+                total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def client_cpu() -> float:
     """CPU seconds of this load generator (its own process: the clients and the probe)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -387,12 +408,14 @@ def mix(args: argparse.Namespace) -> int:
             warm_up(base, key)
         api_before, worker_before = server_cpu(SERVER_PIDS[-1])
         client_before, load_before = client_cpu(), os.getloadavg()[0]
+        pg_before = postgres_cpu(url)
         profiler = _profile(args.profile)
         stats, elapsed = asyncio.run(
             run_mix(base, key, requests=args.requests, concurrency=args.concurrency)
         )
         api_after, worker_after = server_cpu(SERVER_PIDS[-1])
         client = client_cpu() - client_before
+        pg = postgres_cpu(url) - pg_before
         load_after = os.getloadavg()[0]
         stored, lost, duplicated = check_storage(url, stats)
         if profiler is not None:
@@ -409,7 +432,7 @@ def mix(args: argparse.Namespace) -> int:
     print(
         f"cpu      API {api:.1f} s ({api / answered * 1000:.2f} ms per answer), triage worker "
         f"{worker:.1f} s, this client {client:.1f} s ({client / answered * 1000:.2f} ms per "
-        f"answer); {(os.cpu_count() or 1) * elapsed:.0f} "
+        f"answer), PostgreSQL backends {pg:.1f} s; {(os.cpu_count() or 1) * elapsed:.0f} "
         "CPU s were there"
     )
     print(_line("reads", stats.reads))

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import HTMLResponse
 
 from app.advisory import service, stored
-from app.deps import CurrentTeam, ProjectDep, SessionDep, SettingsDep, commits
+from app.deps import CurrentTeam, ProjectDep, SessionDep, SettingsDep, reads
 
 router = APIRouter(prefix="/v1/projects/{project}", tags=["advisory"])
 
@@ -39,7 +39,7 @@ PENDING_HEADER = "X-Rung-Cases-Pending"
 
 
 @router.get("/recommendation")
-@commits
+@reads
 def get_recommendation(
     project: ProjectDep,
     session: SessionDep,

@@ -10,7 +10,7 @@ from app.cases import service
 from app.cases.schemas import CaseBatchCreated, CasePage, CaseRead, Subcategory
 from app.core.idempotency import idempotent
 from app.core.json_body import BATCH_BODY_SCHEMA, read_case_batch
-from app.deps import ProjectDep, SessionDep, SettingsDep, commits
+from app.deps import ProjectDep, SessionDep, SettingsDep, commits, reads
 from app.workers import triage_worker
 
 router = APIRouter(prefix="/v1/projects/{project}/cases", tags=["cases"])
@@ -38,7 +38,7 @@ def create_cases(
 
 
 @router.get("")
-@commits
+@reads
 def list_cases(
     project: ProjectDep,
     session: SessionDep,
@@ -62,7 +62,7 @@ def list_cases(
 
 
 @router.get("/{case_id}")
-@commits
+@reads
 def get_case(case_id: str, project: ProjectDep, session: SessionDep) -> CaseRead:
     return service.read_case(session, project=project, case_id=case_id)
 
