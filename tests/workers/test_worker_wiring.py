@@ -96,3 +96,16 @@ def test_job_services_never_import_the_workers() -> None:
             )
             offenders += [f"{path.name}: {n}" for n in names if n.startswith("app.workers")]
     assert offenders == []
+
+
+def test_a_gpu_worker_advertises_the_gpus_it_owns_by_its_queues() -> None:
+    from app.workers.cli import _advertised
+
+    assert _advertised(["gpu"], gpus=4, concurrency=1) == ["gpu", "gpu-2", "gpu-3", "gpu-4"]
+    assert _advertised(["gpu"], gpus=4, concurrency=4) == ["gpu"], "one GPU per process"
+    assert _advertised(["default"], gpus=4, concurrency=1) == ["default"]
+    policy = WorkerPolicy()
+    assert policy.queue_for(needs_gpu=True, processes=3) == "gpu-3"
+    assert policy.queue_for(needs_gpu=True, processes=3) in policy.gpu_queues(4)
+    assert policy.queue_for(needs_gpu=True, processes=3) not in policy.gpu_queues(2)
+    assert policy.queue_for(needs_gpu=False, processes=3) == "default"
