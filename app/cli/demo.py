@@ -40,14 +40,14 @@ MODEL_NAME = "parcelpoint-assistant"
 # demo's fix of a plan step overrides (the rest is the recipe's defaults).
 FIX_CONFIG: dict[str, dict[str, Any]] = {
     "prompting": {"max_new_tokens": 48, "max_reasks": 1},
-    "rag": {"max_new_tokens": 48, "eval_limit": 10},
+    "rag": {"max_new_tokens": 48, "eval_limit": 8},
     "lora_sft": {
-        "max_steps": 12,
-        "save_steps": 6,
-        "eval_steps": 6,
+        "max_steps": 8,
+        "save_steps": 4,
+        "eval_steps": 4,
         "per_device_train_batch_size": 4,
     },
-    "dpo": {"max_steps": 8, "save_steps": 4, "eval_steps": 4, "per_device_train_batch_size": 4},
+    "dpo": {"max_steps": 6, "save_steps": 3, "eval_steps": 3, "per_device_train_batch_size": 4},
 }
 FIX_CONFIG["qlora_sft"] = FIX_CONFIG["full_sft"] = FIX_CONFIG["lora_sft"]
 SFT_RECIPES = ("lora_sft", "qlora_sft", "full_sft")
