@@ -259,14 +259,20 @@ def session_factory(
     the write gate and SQLite's write lock (see `_sqlite_events`). `read_only=True` on
     PostgreSQL: autocommit, each SELECT one round trip with no BEGIN or COMMIT around it (each
     statement of a READ COMMITTED transaction sees its own snapshot anyway); for sessions that
-    only read."""
+    only read. One sessionmaker per kind (each makes a Session subclass: never one per call)."""
     if write and url.startswith("sqlite"):
-        bind = _variant(url, "_rung_writer", rung_write=True)
+        kind, options = "writer", {"rung_write": True}
     elif read_only and not url.startswith("sqlite"):
-        bind = _variant(url, "_rung_reader", isolation_level="AUTOCOMMIT")
+        kind, options = "reader", {"isolation_level": "AUTOCOMMIT"}
     else:
-        bind = engine_for(url)
-    return sessionmaker(bind=bind, expire_on_commit=False)
+        kind, options = "plain", {}
+    engine = engine_for(url)
+    factories = engine.__dict__.setdefault("_rung_sessionmakers", {})
+    factory = factories.get(kind)
+    if factory is None:
+        bind = _variant(url, f"_rung_{kind}", **options) if options else engine
+        factory = factories[kind] = sessionmaker(bind=bind, expire_on_commit=False)
+    return factory
 
 
 @contextmanager
