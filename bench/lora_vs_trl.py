@@ -1,24 +1,32 @@
-"""Overhead of the lora_sft recipe over a bare TRL script: same model, data and LoRA config.
+"""Overhead of a LoRA job over a bare TRL script with the same config: same model, data, LoRA
+shape and trainer settings (steps, batch, length, learning rate, gradient checkpointing as the
+recipe's default, one checkpoint saved at the end).
 
-Runs the same LoRA SFT twice - once through ``recipes.lora_sft.run`` and once as a plain
-``SFTTrainer`` script - and prints both wall times and their ratio. Both skip holdout
-evaluation so the work is the same; the recipe's extra cost is model resolution, row checks,
-chat-template patching, progress callbacks and checkpoint/adapter saving.
+Three ways, interleaved (the order rotates every repetition), ``--reps`` times (3), medians:
+
+* the job through Rung itself: dataset push + job API + in-process worker + stored artifacts,
+  timed from the push to the job's success as a client sees it;
+* ``recipes.lora_sft.run`` called directly;
+* a plain ``SFTTrainer`` script, what a user would write by hand.
+
+Both Rung paths skip holdout evaluation (no eval rows), so the work is the same; their extra
+cost is the upload and its checks, model resolution, row checks, chat-template patching,
+progress events, storing the checkpoint and adapter, and the client's polling.
 
     python bench/lora_vs_trl.py                 # SmolLM2-135M-Instruct, 10 steps
     python bench/lora_vs_trl.py --model tiny    # the tests' tiny random Llama (seconds)
     python bench/lora_vs_trl.py --steps 30 --model /path/to/model
-
-It also runs the same job through Rung itself (dataset push + job API + in-process worker).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -82,11 +90,12 @@ def run_bare_trl(config: LoraSFTConfig, data: list[dict], out: Path) -> float:
         per_device_train_batch_size=config.per_device_train_batch_size,
         max_length=config.max_length,
         logging_steps=config.logging_steps,
-        save_strategy="no",
+        save_strategy="steps",
+        save_steps=config.save_steps,
         report_to="none",
         bf16=False,
         use_cpu=not torch.cuda.is_available(),
-        gradient_checkpointing=False,
+        gradient_checkpointing=config.gradient_checkpointing,
         disable_tqdm=True,
         packing=False,
     )
@@ -117,7 +126,10 @@ def run_through_rung(config: LoraSFTConfig, data: list[dict], workdir: Path) -> 
     from app.main import create_app
     from app.teams import service as teams
 
-    settings = Settings(env="test", home=workdir / "rung", triage_on_ingest=False)
+    allow = str(Path(config.base_model).parent) if Path(config.base_model).is_absolute() else ""
+    settings = Settings(
+        env="test", home=workdir / "rung", triage_on_ingest=False, models_allow=allow
+    )  # jobs name a model folder only inside it
     migrations.upgrade(settings.resolved_database_url)
     with session_scope(settings.resolved_database_url) as session:
         _, key = teams.create_team(session, name="bench")
@@ -130,7 +142,8 @@ def run_through_rung(config: LoraSFTConfig, data: list[dict], workdir: Path) -> 
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     client = httpx.Client(
-        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"},
+        base_url=f"http://127.0.0.1:{port}",
+        headers={"Authorization": f"Bearer {key}"},
         timeout=600,
     )
     try:
@@ -151,21 +164,62 @@ def run_through_rung(config: LoraSFTConfig, data: list[dict], workdir: Path) -> 
             "logging_steps": config.logging_steps,
             "save_steps": config.save_steps,
         }
-        job = client.post(
+        submitted = client.post(
             "/v1/projects/bench/jobs",
-            json={"recipe": "lora_sft", "dataset": pushed.json()["version"]["sha256"],
-                  "base_model": config.base_model, "config": overrides},
-        ).json()
-        while (state := client.get(f"/v1/projects/bench/jobs/{job['id']}").json())[
-            "state"
-        ] not in ("succeeded", "failed", "cancelled"):
+            json={
+                "recipe": "lora_sft",
+                "dataset": pushed.json()["version"]["sha256"],
+                "base_model": config.base_model,
+                "config": overrides,
+            },
+        )
+        if submitted.status_code != 201:
+            raise SystemExit(f"the job was refused: {submitted.text}")
+        job = submitted.json()
+        while (state := client.get(f"/v1/projects/bench/jobs/{job['id']}").json())["state"] not in (
+            "succeeded",
+            "failed",
+            "cancelled",
+        ):
             time.sleep(0.2)
         if state["state"] != "succeeded":
             raise SystemExit(f"the job {state['state']}: {state.get('error')}")
-        return time.perf_counter() - start
+        total = time.perf_counter() - start
+        events = client.get(
+            f"/v1/projects/bench/jobs/{job['id']}/events/list", params={"limit": 1000}
+        ).json()
+        print(f"    job phases: {_phases(state, events, total)}", flush=True)
+        return total
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def _phases(job: dict, events: list[dict], total: float) -> str:
+    """Where the job's time went, from its stored events' times (server clock)."""
+    from datetime import datetime
+
+    def at(value: str) -> float:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+    def first(match: Callable[[dict], bool]) -> float | None:
+        return next((at(e["created_at"]) for e in events if match(e)), None)
+
+    queued = first(lambda e: e["data"].get("state") == "queued")
+    running = first(lambda e: e["data"].get("state") == "running")
+    train = first(lambda e: e["data"].get("phase") == "train")
+    done = first(lambda e: e["data"].get("phase") == "done")
+    ended = first(lambda e: e["data"].get("state") == "succeeded")
+    if None in (queued, running, train, done, ended):
+        return "(events incomplete)"
+    spans = {
+        "push, submit, last poll": total - (ended - queued),
+        "queued": running - queued,
+        "load": train - running,
+        "train+save": done - train,
+        "store artifacts": ended - done,
+    }
+    return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in spans.items())
 
 
 def main() -> int:
@@ -173,7 +227,9 @@ def main() -> int:
     parser.add_argument("--model", default=DEFAULT_BASE_MODEL, help="hub name, folder or 'tiny'")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rows", type=int, default=32)
+    parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
+    timings: dict[str, list[float]] = {"job": [], "recipe": [], "bare": []}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         path = model_path(args.model, workdir)
@@ -187,15 +243,29 @@ def main() -> int:
         )
         data = rows(args.rows)
         run_bare_trl(config, data[:4], workdir / "warmup")  # import + first-load costs
-        recipe_s = run_recipe(config, data, workdir / "recipe")
-        job_s = run_through_rung(config, data, workdir)
-        bare_s = run_bare_trl(config, data, workdir / "bare")
-    print(f"model {args.model}, {args.steps} steps, batch 4, {args.rows} rows")
-    print(f"Rung job over HTTP   : {job_s:8.2f} s  (push + queue + worker + artifacts)")
-    print(f"recipes.lora_sft.run : {recipe_s:8.2f} s")
-    print(f"bare TRL SFTTrainer  : {bare_s:8.2f} s")
-    print(f"ratio job / bare     : {job_s / bare_s:8.2f}")
-    print(f"ratio recipe / bare  : {recipe_s / bare_s:8.2f}")
+        ways: list[tuple[str, Callable[[Path], float]]] = [
+            ("job", lambda out: run_through_rung(config, data, out)),
+            ("recipe", lambda out: run_recipe(config, data, out)),
+            ("bare", lambda out: run_bare_trl(config, data, out)),
+        ]
+        for rep in range(args.reps):
+            for name, run in ways[rep % 3 :] + ways[: rep % 3]:  # rotate the order
+                timings[name].append(run(workdir / f"{name}-{rep}"))
+                print(f"rep {rep + 1} {name:6s} {timings[name][-1]:7.2f} s", flush=True)
+    median = {name: statistics.median(values) for name, values in timings.items()}
+    print(
+        f"model {args.model}, {args.steps} steps, batch 4, {args.rows} rows, "
+        f"gradient checkpointing {config.gradient_checkpointing}, {args.reps} interleaved reps"
+    )
+    for name, label in (
+        ("job", "Rung job over HTTP   "),
+        ("recipe", "recipes.lora_sft.run "),
+        ("bare", "bare TRL SFTTrainer  "),
+    ):
+        runs = " / ".join(f"{v:.2f}" for v in timings[name])
+        print(f"{label}: median {median[name]:8.2f} s  ({runs})")
+    print(f"ratio job / bare     : {median['job'] / median['bare']:8.2f}")
+    print(f"ratio recipe / bare  : {median['recipe'] / median['bare']:8.2f}")
     return 0
 
 
