@@ -14,8 +14,11 @@ acknowledged case is stored, none is lost and none is stored twice.
 10,000 (triaged: 100 distinct cases triaged by the engine, repeated), once the worker stored
 each project's recommendation.
 
-The server is `rung serve` (uvicorn, one process, in-process worker) on a fresh SQLite file or a
-fresh PostgreSQL database (`--postgres-url`, dropped afterwards), on 127.0.0.1 only.
+The server is `rung serve --workers N` (N uvicorn API processes, default one per CPU; the
+triage and job workers run once beside them) on a fresh SQLite file or a fresh PostgreSQL
+database (`--postgres-url`, dropped afterwards), on 127.0.0.1 only. It prints the CPU seconds
+the API processes, the triage worker, this load generator (it shares the machine) and the
+PostgreSQL backends spent, and the load average before and after (the machine may be shared).
 """
 
 from __future__ import annotations
@@ -551,7 +554,12 @@ def main() -> int:
     parser.add_argument(
         "--database", choices=["sqlite", "postgres", "postgresql"], default="sqlite"
     )
-    parser.add_argument("--workers", type=int, default=1, help="`rung serve --workers N`")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=min(os.cpu_count() or 1, 4),
+        help="`rung serve --workers N` (default: one API process per CPU, at most 4)",
+    )
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get(
