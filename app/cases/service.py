@@ -133,6 +133,20 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         ) from exc
 
 
+FILTER_PAGE = 500
+
+
+def _matches(
+    row: Case, *, category: str | None, subcategory: str | None, needs_review: bool | None
+) -> bool:
+    triage = row.triage or {}
+    if category is not None and triage.get("category") != category:
+        return False
+    if subcategory is not None and triage.get("subcategory") != subcategory:
+        return False
+    return needs_review is None or bool(triage.get("needs_review")) == needs_review
+
+
 def list_cases(
     session: Session,
     *,
@@ -157,19 +171,30 @@ def list_cases(
     if not triage_filters:
         rows = list(session.scalars(stmt.limit(limit + 1)))
     else:
-        # Triage lives in a JSON column that SQLite and PostgreSQL query differently;
-        # filter in Python while streaming, which stays portable and bounded by `limit`.
+        # Triage lives in a JSON column that SQLite and PostgreSQL query differently; filter in
+        # Python over keyset pages (no server-side cursor: read-only PostgreSQL sessions run in
+        # autocommit, where a named cursor cannot live), bounded by `limit`.
         rows = []
-        for row in session.scalars(stmt.execution_options(yield_per=500)):
-            triage = row.triage or {}
-            if category is not None and triage.get("category") != category:
-                continue
-            if subcategory is not None and triage.get("subcategory") != subcategory:
-                continue
-            if needs_review is not None and bool(triage.get("needs_review")) != needs_review:
-                continue
-            rows.append(row)
-            if len(rows) > limit:
+        after: tuple[Any, str] | None = None
+        while len(rows) <= limit:
+            page_stmt = stmt
+            if after is not None:
+                page_stmt = page_stmt.where(
+                    or_(
+                        Case.created_at > after[0],
+                        and_(Case.created_at == after[0], Case.id > after[1]),
+                    )
+                )
+            page = list(session.scalars(page_stmt.limit(FILTER_PAGE)))
+            for row in page:
+                if _matches(
+                    row, category=category, subcategory=subcategory, needs_review=needs_review
+                ):
+                    rows.append(row)
+                    if len(rows) > limit:
+                        break
+            if len(page) < FILTER_PAGE:
                 break
+            after = (page[-1].created_at, page[-1].id)
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor
