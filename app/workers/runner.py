@@ -38,11 +38,10 @@ from app.jobs import events, model_refs
 from app.jobs.dispatch import BrokerUnavailableError, Dispatcher
 from app.jobs.models import Job
 from app.workers import leases
+from app.workers.job_logs import JobLogHandler
 from app.workers.policy import WorkerPolicy, is_retryable
 
 logger = logging.getLogger(__name__)
-
-MAX_LOG_EVENTS = 1000
 
 
 @dataclass(frozen=True)
@@ -85,29 +84,6 @@ def execute_job(
     run = _JobRun(settings=settings, policy=policy, owner=owner, dispatcher=dispatcher,
                   claimed=claimed, shutdown=shutdown or threading.Event())
     return run.execute()
-
-
-class _EventLogHandler(logging.Handler):
-    """Stores log records of the job's thread as ``log`` events (capped)."""
-
-    def __init__(self, *, url: str, job_id: str, thread_id: int) -> None:
-        super().__init__(level=logging.INFO)
-        self.url = url
-        self.job_id = job_id
-        self.thread_id = thread_id
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.thread != self.thread_id or self.count >= MAX_LOG_EVENTS:
-            return
-        if record.name.startswith(("sqlalchemy", "app.workers", "httpx", "celery", "kombu")):
-            return
-        self.count += 1
-        try:
-            events.record(self.url, job_id=self.job_id, type="log", level=record.levelname,
-                          logger=record.name, message=self.format(record))
-        except Exception:  # never let logging break the job
-            self.count = MAX_LOG_EVENTS
 
 
 class _JobRun:
@@ -176,7 +152,7 @@ class _JobRun:
         beat = threading.Thread(target=self._heartbeat, name=f"heartbeat-{self.job_id}",
                                 daemon=True)
         beat.start()
-        handler = _EventLogHandler(url=self.url, job_id=self.job_id,
+        handler = JobLogHandler(url=self.url, job_id=self.job_id,
                                    thread_id=threading.get_ident())
         handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
         logging.getLogger().addHandler(handler)
