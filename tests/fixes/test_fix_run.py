@@ -20,6 +20,7 @@ from app.fixes.outcomes import CaseOutcome, classify, sentence, summarize
 from app.jobs.cli import iter_sse
 from app.projects.models import Project
 from evals.results import ExampleResult, RunResult
+from tests.conftest import LiveServer
 
 from .conftest import add_cases, grounding_cases
 
@@ -96,10 +97,24 @@ def _runs(
 
 
 def test_a_fix_whose_driver_died_is_taken_up_where_it_stood(
-    api: httpx.Client, settings: Settings, engine_version: str
+    settings: Settings, make_team: Any, engine_version: str
 ) -> None:
-    # no driver in this process will see it before the test moves it: a fresh lease is held
+    # a server without the in-process worker and fix driver: only this test's `advance_once`
+    # may take the fix up (a driver in the server raced it for the lapsed lease)
     quiet = settings.model_copy(update={"embedded_worker": False})
+    _, key = make_team()
+    with (
+        LiveServer(quiet) as server,
+        httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=60
+        ) as api,
+    ):
+        _take_up_a_dead_drivers_fix(api, settings, quiet, engine_version)
+
+
+def _take_up_a_dead_drivers_fix(
+    api: httpx.Client, settings: Settings, quiet: Settings, engine_version: str
+) -> None:
     add_cases(api, settings, engine_version, "bot", grounding_cases(6))
     fix = api.post("/v1/projects/bot/fixes", json={"rung": "lora_sft"}).json()
     ids = [f"case-{i}" for i in range(40)]
