@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from recipes.errors import RecipeConfigError
 
@@ -54,3 +56,32 @@ def trained_artifacts(kind: str, final_dir: Path, output_dir: Path) -> list[tupl
     if last is not None:
         artifacts.append(("checkpoint", last))
     return artifacts
+
+
+def checkpoint_step(checkpoint: Path) -> int:
+    """The global step a checkpoint was saved at."""
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    return int(state.get("global_step", 0))
+
+
+def train(trainer: Any, checkpoint: Path | None) -> Any:
+    """``trainer.train()``, resuming from ``checkpoint`` when there is one.
+
+    A checkpoint saved at the last step (a run stopped, killed or its lease lost after its final
+    save) is a finished run: its weights and state are loaded and nothing is trained. HF's
+    Trainer resumed there runs one more step whenever the last step is not an epoch's end.
+    """
+    from transformers.trainer_utils import TrainOutput
+
+    if checkpoint is None:
+        return trainer.train()
+    max_steps = int(trainer.args.max_steps)
+    if max_steps <= 0 or checkpoint_step(checkpoint) < max_steps:
+        return trainer.train(resume_from_checkpoint=str(checkpoint))
+    from transformers.trainer_callback import TrainerState
+
+    trainer._load_from_checkpoint(str(checkpoint))
+    trainer.state = TrainerState.load_from_json(str(checkpoint / "trainer_state.json"))
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    loss = float(sum(losses) / len(losses)) if losses else 0.0
+    return TrainOutput(trainer.state.global_step, loss, {"train_runtime": 0.0})

@@ -32,6 +32,7 @@ from recipes.checkpoints import (
     latest_checkpoint,
     trained_artifacts,
 )
+from recipes.checkpoints import train as train_resuming
 from recipes.config_base import require
 from recipes.errors import RecipeCancelledError, RecipeConfigError
 from recipes.lora_adapters import LoraFields, lora_config
@@ -191,7 +192,7 @@ def run(
         if "eval_rewards/margins" in before:
             metrics["eval_reward_margin_before"] = float(before["eval_rewards/margins"])
     try:
-        train_out = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        train_out = train_resuming(trainer, checkpoint)
     except Exception as exc:
         raise runtime_error(NAME, exc) from exc
     if progress_cb.cancelled:

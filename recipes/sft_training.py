@@ -19,10 +19,12 @@ from recipes.base_models import resolve_base_model
 from recipes.chat_templates import training_chat_template
 from recipes.checkpoints import (
     CHECKPOINTS_SUBDIR,
+    checkpoint_step,
     find_checkpoint,
     latest_checkpoint,
     trained_artifacts,
 )
+from recipes.checkpoints import train as train_resuming
 from recipes.devices import bf16_supported, cuda_available
 from recipes.errors import (
     RecipeCancelledError,
@@ -255,7 +257,7 @@ def run_sft_training(
         emit(progress, ProgressEvent(phase="eval", message="holdout loss before training"))
         metrics["eval_loss_before"] = float(trainer.evaluate()["eval_loss"])
     try:
-        train_out = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        train_out = train_resuming(trainer, checkpoint)
     except Exception as exc:
         raise runtime_error(recipe, exc) from exc
     if progress_cb.cancelled:
@@ -273,7 +275,7 @@ def run_sft_training(
     metrics["train_rows"] = float(len(train_ds))
     metrics["stopped_early"] = float(state.global_step < state.max_steps)
     if checkpoint is not None:
-        metrics["resumed_from_step"] = float(_checkpoint_step(checkpoint))
+        metrics["resumed_from_step"] = float(checkpoint_step(checkpoint))
     if has_eval:
         emit(
             progress,
@@ -327,11 +329,6 @@ def run_sft_training(
 
 def _is_peft(model: Any) -> bool:
     return hasattr(model, "peft_config")
-
-
-def _checkpoint_step(checkpoint: Path) -> int:
-    state = json.loads((checkpoint / "trainer_state.json").read_text())
-    return int(state.get("global_step", 0))
 
 
 def runtime_error(recipe: str, exc: BaseException) -> RecipeRuntimeError:

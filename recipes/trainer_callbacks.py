@@ -42,6 +42,8 @@ class RecipeProgressCallback(TrainerCallback):
     def on_step_end(
         self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kw: Any
     ) -> None:
+        if state.global_step >= state.max_steps > 0:
+            return  # the last step has run: finishing beats a checkpoint with nothing left to do
         if self.should_stop is not None and self.should_stop():
             self.cancelled = True
             control.should_training_stop = True

@@ -114,6 +114,46 @@ def test_cancel_then_resume_continues_the_step_count(tiny_model: Path, tmp_path:
     assert "resumed from checkpoint-3" in result.summary
 
 
+def test_a_stop_at_the_last_step_finishes_and_resuming_there_trains_nothing(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    # 8 rows in batches of 4: 2 steps an epoch, so step 3 is mid-epoch (HF's Trainer resumed
+    # there ran a 4th step: a job whose last step raced a stop came back with 17 of 16 steps)
+    config = _config(tiny_model, max_steps=3, save_steps=3)
+    calls = {"n": 0}
+
+    def stop_at_the_third_step() -> bool:
+        calls["n"] += 1
+        return calls["n"] >= 3
+
+    first = lora_sft.run(
+        config,
+        train_rows=yes_rows(8),
+        eval_rows=[],
+        output_dir=tmp_path / "first",
+        should_stop=stop_at_the_third_step,  # too late: every step has run
+    )
+    assert first.metrics["global_step"] == 3 and first.metrics["stopped_early"] == 0
+    checkpoint = tmp_path / "first" / "checkpoints" / "checkpoint-3"
+    assert checkpoint.is_dir()
+
+    steps: list[int] = []
+    again = lora_sft.run(
+        config,
+        train_rows=yes_rows(8),
+        eval_rows=[],
+        output_dir=tmp_path / "again",
+        resume_from=checkpoint,
+        progress=lambda e: steps.append(e.step) if e.loss is not None else None,
+    )
+    assert again.metrics["global_step"] == 3 and again.metrics["resumed_from_step"] == 3
+    assert steps == [], "no step trained after the last one"
+    trained = load_file(str(tmp_path / "first" / "adapter" / "adapter_model.safetensors"))
+    resumed = load_file(str(tmp_path / "again" / "adapter" / "adapter_model.safetensors"))
+    assert trained.keys() == resumed.keys()
+    assert all(torch.equal(trained[k], resumed[k]) for k in trained)
+
+
 def test_early_stopping_when_holdout_loss_rises(tiny_model: Path, tmp_path: Path) -> None:
     # Train on one answer, evaluate on another: the holdout loss rises as the adapter learns.
     result = lora_sft.run(
