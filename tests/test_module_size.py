@@ -69,3 +69,43 @@ def test_the_reason_line_is_recognised(tmp_path: Path) -> None:
     without = tmp_path / "b.py"
     without.write_text('"""Doc."""\n# long because:\n')
     assert _has_reason(with_reason) and not _has_reason(without)
+
+
+MAX_HANDLER_LINES = 25
+ROUTE_VERBS = ("get", "post", "put", "patch", "delete", "api_route")
+
+
+def _route_handlers(source: str) -> list[tuple[str, int]]:
+    """(name, lines) of every function decorated as a route (`@router.get(...)` and alike)."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for decorator in node.decorator_list:
+            call = decorator.func if isinstance(decorator, ast.Call) else decorator
+            if isinstance(call, ast.Attribute) and call.attr in ROUTE_VERBS:
+                found.append((node.name, (node.end_lineno or node.lineno) - node.lineno + 1))
+                break
+    return found
+
+
+def test_route_handlers_stay_thin() -> None:
+    """Routers parse, call one service and shape the answer: no handler over ~25 lines."""
+    long = [
+        f"{path.relative_to(ROOT)}:{name} ({lines} lines)"
+        for path in sorted((ROOT / "app").rglob("*.py"))
+        for name, lines in _route_handlers(path.read_text(encoding="utf-8"))
+        if lines > MAX_HANDLER_LINES
+    ]
+    assert not long, f"route handlers over {MAX_HANDLER_LINES} lines: {', '.join(long)}"
+
+
+def test_a_long_handler_is_found() -> None:
+    body = "\n".join(f"    x{i} = {i}" for i in range(30))
+    source = (
+        f'@router.post("/x")\ndef big() -> None:\n{body}\n\n'
+        '@app.get("/y")\ndef small():\n    pass\n'
+    )
+    assert _route_handlers(source) == [("big", 31), ("small", 2)]

@@ -1,27 +1,20 @@
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Header, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from sse_starlette.sse import EventSourceResponse
 
 from app.core.idempotency import idempotent
-from app.db import session_scope
+from app.core.sse import EVENT_ID_MAX
 from app.deps import ProjectDep, SessionDep, SettingsDep
 from app.fixes import service
 from app.fixes.driver import start_fix_driver
 from app.fixes.events import events_after
-from app.fixes.models import TERMINAL_FIX_STATES, Fix
 from app.fixes.schemas import FixCreate, FixEventRead, FixRead
 from app.jobs.dispatch import DispatcherDep
-
-SSE_POLL_S = 0.5
-EVENT_ID_MAX = 2**63 - 1
 
 
 @asynccontextmanager
@@ -112,31 +105,12 @@ async def fix_events(
 ) -> EventSourceResponse:
     """Server-sent events: `state`, `progress`, `outcome`; then `end` once the fix has ended.
     Reconnect with `Last-Event-ID` to continue where you left off."""
-    fix = service.get_fix(session, project=project, fix_id=fix_id)
-    start = after if after is not None else _event_id(last_event_id)
-    url = settings.resolved_database_url
-    session.commit()
-
-    async def stream() -> AsyncIterator[dict[str, Any]]:
-        last = start
-        while True:
-            batch, state = await run_in_threadpool(_poll, url, fix.id, last)
-            for event in batch:
-                last = event["id"]
-                yield {
-                    "id": str(event["id"]),
-                    "event": event["type"],
-                    "data": json.dumps(event["data"]),
-                }
-            if not batch and (state in TERMINAL_FIX_STATES or state == "deleted" or not follow):
-                yield {"event": "end", "data": json.dumps({"state": state, "last_id": last})}
-                return
-            if not batch:
-                if await request.is_disconnected():
-                    return
-                await asyncio.sleep(SSE_POLL_S)
-
-    return EventSourceResponse(stream())
+    stream = service.follow_events(
+        session, project=project, fix_id=fix_id, url=settings.resolved_database_url,
+        after=after, last_event_id=last_event_id, follow=follow,
+        disconnected=request.is_disconnected,
+    )
+    return EventSourceResponse(stream)
 
 
 @router.get("/{fix_id}/log")
@@ -146,19 +120,3 @@ def fix_log(fix_id: str, project: ProjectDep, session: SessionDep) -> list[FixEv
     return [
         FixEventRead.model_validate(e) for e in events_after(session, fix_id=fix.id, limit=10_000)
     ]
-
-
-def _event_id(value: str | None) -> int:
-    if value is None or not value.strip().isdigit():
-        return 0
-    return min(int(value.strip()), EVENT_ID_MAX)
-
-
-def _poll(url: str, fix_id: str, after: int) -> tuple[list[dict[str, Any]], str]:
-    with session_scope(url) as session:
-        batch = [
-            {"id": e.id, "type": e.type, "data": e.data}
-            for e in events_after(session, fix_id=fix_id, after=after)
-        ]
-        fix = session.get(Fix, fix_id)
-        return batch, fix.state if fix is not None else "deleted"

@@ -8,8 +8,9 @@ from them, queue the recipe job through the job service, and store the fix (stat
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -17,9 +18,10 @@ from sqlalchemy.orm import Session
 from app.artifacts.store import store_for
 from app.config import Settings, WorkerPolicy
 from app.core.errors import ConflictError, NotFoundError
+from app.core.sse import event_id
 from app.db import utcnow
 from app.fixes.builders import build_data
-from app.fixes.events import add_event
+from app.fixes.events import add_event, sse_stream
 from app.fixes.models import TERMINAL_FIX_STATES, Fix
 from app.fixes.schemas import FixCreate
 from app.fixes.selection import check_enough, select_step
@@ -117,6 +119,25 @@ def get_fix(session: Session, *, project: Project, fix_id: str) -> Fix:
     if fix is None:
         raise NotFoundError(f"fix {fix_id!r} not found in project {project.name!r}")
     return fix
+
+
+def follow_events(
+    session: Session,
+    *,
+    project: Project,
+    fix_id: str,
+    url: str,
+    after: int | None,
+    last_event_id: str | None,
+    follow: bool,
+    disconnected: Callable[[], Awaitable[bool]],
+) -> AsyncIterator[dict[str, Any]]:
+    """The fix's server-sent events from ``after`` (else the ``Last-Event-ID`` header); 404 for
+    another project's fix. The request's session is released before the stream starts."""
+    fix = get_fix(session, project=project, fix_id=fix_id)
+    session.commit()
+    start = after if after is not None else event_id(last_event_id)
+    return sse_stream(url, fix_id=fix.id, after=start, follow=follow, disconnected=disconnected)
 
 
 def list_fixes(session: Session, *, project: Project, limit: int = 100) -> list[Fix]:

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.core.sse import poll_stream
 from app.db import session_scope
 from app.jobs.models import TERMINAL_STATES, Job, JobEvent
-
-SSE_POLL_S = 0.5  # how often a follower looks for new events while there are none
-EVENT_ID_MAX = 2**63 - 1  # event ids are 64-bit
 
 
 def add_event(session: Session, *, job_id: str, type: str, **data: Any) -> JobEvent:
@@ -39,7 +34,7 @@ def events_after(
     return list(session.scalars(stmt.order_by(JobEvent.id).limit(limit)))
 
 
-async def sse_stream(
+def sse_stream(
     url: str,
     *,
     job_id: str,
@@ -48,22 +43,11 @@ async def sse_stream(
     disconnected: Callable[[], Awaitable[bool]],
 ) -> AsyncIterator[dict[str, Any]]:
     """Server-sent events of a job after event ``after``, then an ``end`` event once the job
-    has ended (or at once without ``follow``). Polls the database in the threadpool, each poll
-    in its own short session; stops when ``disconnected()`` says the client left."""
-    last = after
-    while True:
-        batch, state = await run_in_threadpool(_poll, url, job_id, last)
-        for event in batch:
-            last = event["id"]
-            yield {"id": str(event["id"]), "event": event["type"],
-                   "data": json.dumps(event["data"])}
-        if not batch and (state in TERMINAL_STATES or state == "deleted" or not follow):
-            yield {"event": "end", "data": json.dumps({"state": state, "last_id": last})}
-            return
-        if not batch:
-            if await disconnected():
-                return
-            await asyncio.sleep(SSE_POLL_S)
+    has ended (or at once without ``follow``)."""
+    return poll_stream(
+        lambda last: _poll(url, job_id, last), after=after, follow=follow,
+        terminal=TERMINAL_STATES, disconnected=disconnected,
+    )
 
 
 def _poll(url: str, job_id: str, after: int) -> tuple[list[dict[str, Any]], str]:
@@ -72,14 +56,6 @@ def _poll(url: str, job_id: str, after: int) -> tuple[list[dict[str, Any]], str]
         job = session.get(Job, job_id)
         state = job.state if job is not None else "deleted"
         return [{"id": e.id, "type": e.type, "data": e.data} for e in rows], state
-
-
-def event_id(value: str | None) -> int:
-    """A ``Last-Event-ID`` header as an event id (0 when absent or not a number)."""
-    try:
-        return min(max(int(value), 0), EVENT_ID_MAX) if value else 0
-    except ValueError:
-        return 0
 
 
 def format_event(event: JobEvent) -> str:

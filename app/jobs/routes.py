@@ -11,10 +11,11 @@ from app.artifacts.routes import DOWNLOAD_RESPONSES
 from app.artifacts.schemas import ArtifactRead
 from app.artifacts.store import store_for
 from app.core.idempotency import idempotent
+from app.core.sse import EVENT_ID_MAX
 from app.deps import ProjectDep, SessionDep, SettingsDep
 from app.jobs import service
 from app.jobs.dispatch import DispatcherDep
-from app.jobs.events import EVENT_ID_MAX, events_after, format_event
+from app.jobs.events import events_after, format_event
 from app.jobs.models import JOB_STATES
 from app.jobs.schemas import JobCreate, JobEventRead, JobRead
 

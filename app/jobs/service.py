@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 
 from app.config import WorkerPolicy
 from app.core.errors import ConflictError, InvalidInputError, NotFoundError
+from app.core.sse import event_id
 from app.datasets import service as datasets
 from app.db import utcnow
 from app.jobs import model_refs
 from app.jobs.dispatch import BrokerUnavailableError, Dispatcher
-from app.jobs.events import add_event, event_id, sse_stream
+from app.jobs.events import add_event, sse_stream
 from app.jobs.models import RESOURCES_KEY, TERMINAL_STATES, Job
 from app.jobs.recipe_configs import check_dataset_kind, recipe_spec, validated_config
 from app.jobs.schemas import JobCreate

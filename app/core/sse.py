@@ -1,0 +1,51 @@
+"""Server-sent events read from a table of events (jobs, fixes): poll, send, end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from typing import Any
+
+from fastapi.concurrency import run_in_threadpool
+
+SSE_POLL_S = 0.5  # how often a follower looks for new events while there are none
+EVENT_ID_MAX = 2**63 - 1  # event ids are 64-bit
+
+# poll(after) -> (events after that id as {"id", "type", "data"}, the owner's state or "deleted")
+Poll = Callable[[int], tuple[list[dict[str, Any]], str]]
+
+
+def event_id(value: str | None) -> int:
+    """A ``Last-Event-ID`` header as an event id (0 when absent or not a number)."""
+    try:
+        return min(max(int(value), 0), EVENT_ID_MAX) if value else 0
+    except ValueError:
+        return 0
+
+
+async def poll_stream(
+    poll: Poll,
+    *,
+    after: int,
+    follow: bool,
+    terminal: Collection[str],
+    disconnected: Callable[[], Awaitable[bool]],
+) -> AsyncIterator[dict[str, Any]]:
+    """Events after ``after``, then an ``end`` event once the owner's state is terminal (or at
+    once without ``follow``). ``poll`` runs in the threadpool, each call in its own short
+    session; the stream stops when ``disconnected()`` says the client left."""
+    last = after
+    while True:
+        batch, state = await run_in_threadpool(poll, last)
+        for event in batch:
+            last = event["id"]
+            yield {"id": str(event["id"]), "event": event["type"],
+                   "data": json.dumps(event["data"])}
+        if not batch and (state in terminal or state == "deleted" or not follow):
+            yield {"event": "end", "data": json.dumps({"state": state, "last_id": last})}
+            return
+        if not batch:
+            if await disconnected():
+                return
+            await asyncio.sleep(SSE_POLL_S)
