@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,15 +192,18 @@ def generated_answers(
     return answers
 
 
-def _normalise(text: str) -> str:
-    return re.sub(r"\s+", " ", text.strip().casefold()).rstrip(".")
-
-
 def exact_match(answer: str, reference: str) -> bool:
-    """Equal after normalising case, white space and a final period, or equal as JSON values."""
+    """The evals exact-match rule ignoring case and white space, with a final period ignored
+    too, or equal as JSON values."""
+    from evals.scorers.text import exact_match as same_text
     from recipes.validators import extract_json
 
-    if _normalise(answer) == _normalise(reference):
+    if same_text(
+        answer.strip().rstrip("."),
+        reference.strip().rstrip("."),
+        case_sensitive=False,
+        collapse_spaces=True,
+    ):
         return True
     try:
         return bool(extract_json(answer) == extract_json(reference))
