@@ -16,6 +16,12 @@ from app.advisory import data_needs
 from app.advisory.memory import METHOD_NAMES
 from app.advisory.schemas import DATA_NEED_NAMES, RUNG_NAMES, DataNeed, PlanStep, Rung
 from app.advisory.schemas import SubcategoryCount as Count
+from recipes.prompting import PromptingConfig
+
+# the prompting recipe's default: how often a failing answer is sent back with its error
+MAX_REASKS: int = next(
+    f.default for f in dataclasses.fields(PromptingConfig) if f.name == "max_reasks"
+)
 
 SUBCATEGORY_NAMES: dict[str, str] = {
     "missing_knowledge": "missing knowledge",
@@ -37,7 +43,8 @@ ACTIONS: dict[str, str] = {
     "add keyword + embedding (hybrid) search and a reranker, and turn these cases into a "
     "retrieval eval (question -> passage that answers it).",
     "format": "Format: put the output schema and one worked example in the system prompt; "
-    "validate every answer (JSON schema, length, language) and retry once with the error.",
+    f"validate every answer (JSON schema, length, language) and re-ask with the error "
+    f"(at most {MAX_REASKS} times).",
     "style": "Style: write the style guide into the system prompt with two or three do/don't "
     "examples; check length and banned phrases automatically.",
     "procedure": "Procedure: state the required steps (ask, escalate, follow the policy) as a "
@@ -118,8 +125,8 @@ def step_text(
             f"Prompt and validate: {listed}",
             [ACTIONS[s.subcategory] for s in subcategories],
             f"{count} behaviour failures have not been tried with prompting yet. Instructions, "
-            "worked examples and an automatic validator with one retry fix most of them in "
-            "days, with no training, and they can be changed at any time.",
+            "worked examples and an automatic validator that re-asks with the error fix most "
+            "of them in days, with no training, and they can be changed at any time.",
             ["The failing cases re-run against the new prompt to confirm the fix."],
         )
     if rung == "dpo":

@@ -18,6 +18,9 @@ Default LoRA hyperparameters and why:
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from app.advisory.memory import (
     DEFAULT_SETUP,
     METHOD_NAMES,
@@ -26,13 +29,23 @@ from app.advisory.memory import (
     estimate_all,
 )
 from app.advisory.schemas import Hyperparameter, ProjectContext, TuningAdvice
+from recipes.dpo import DPORecipeConfig
+from recipes.full_sft import FullSFTConfig
+from recipes.lora_sft import LoraSFTConfig
 
-LORA_R = DEFAULT_SETUP.lora_r
-LORA_ALPHA = 2 * LORA_R
-LORA_LEARNING_RATE = 2e-4
-FULL_LEARNING_RATE = 1e-5
-EPOCHS = 1
-DPO_BETA = 0.1
+
+def _recipe_default(config: type, name: str) -> Any:
+    """A recipe config's default: the advice names the values the recipe runs with."""
+    return next(f.default for f in dataclasses.fields(config) if f.name == name)
+
+
+LORA_R = _recipe_default(LoraSFTConfig, "lora_r")
+LORA_ALPHA = _recipe_default(LoraSFTConfig, "lora_alpha")
+LORA_LEARNING_RATE = _recipe_default(LoraSFTConfig, "learning_rate")
+FULL_LEARNING_RATE = _recipe_default(FullSFTConfig, "learning_rate")
+EPOCHS = int(_recipe_default(LoraSFTConfig, "num_train_epochs"))
+DPO_BETA = _recipe_default(DPORecipeConfig, "beta")
+assert DEFAULT_SETUP.lora_r == LORA_R, "the memory estimate assumes the recipe's LoRA rank"
 
 
 def _lora_hyperparameters() -> list[Hyperparameter]:
