@@ -4,7 +4,6 @@ import typer
 from rich.console import Console
 
 from app.config import get_settings
-from app.core import migrations
 
 db_app = typer.Typer(help="Database schema: upgrade, downgrade, show where it stands.")
 console = Console()
@@ -16,6 +15,8 @@ def upgrade(revision: str = typer.Argument("head", help="target revision")) -> N
 
     Example: rung db upgrade
     """
+    from app.core import migrations  # alembic: only for db commands (CLI start-up)
+
     url = get_settings().resolved_database_url
     migrations.upgrade(url, revision)
     console.print(f"[green]Database at {migrations.current_revision(url)}[/] ({_safe(url)})")
@@ -24,6 +25,8 @@ def upgrade(revision: str = typer.Argument("head", help="target revision")) -> N
 @db_app.command("downgrade")
 def downgrade(revision: str = typer.Argument(..., help="target revision, or 'base'")) -> None:
     """Step the schema back (data in dropped tables is lost)."""
+    from app.core import migrations  # alembic: only for db commands (CLI start-up)
+
     url = get_settings().resolved_database_url
     migrations.downgrade(url, revision)
     console.print(f"Database at {migrations.current_revision(url) or 'base'}")
@@ -32,6 +35,8 @@ def downgrade(revision: str = typer.Argument(..., help="target revision, or 'bas
 @db_app.command("current")
 def current() -> None:
     """Show the schema revision and whether it is current."""
+    from app.core import migrations  # alembic: only for db commands (CLI start-up)
+
     url = get_settings().resolved_database_url
     status = migrations.schema_status(url)
     console.print(f"{_safe(url)}: {status.message()}")

@@ -27,10 +27,7 @@ from rich.rule import Rule
 
 from app.cli.client import ApiClient, ApiError
 from app.config import Settings, get_settings
-from app.core import migrations
 from app.core.errors import NotFoundError
-from app.db import session_scope
-from app.teams import service as teams
 
 console = Console()
 DEMO_DIR = Path(__file__).resolve().parents[2] / "demo"
@@ -85,6 +82,9 @@ def _step(title: str) -> None:
 
 
 def _team_key(settings: Settings) -> str:
+    from app.db import session_scope  # SQLAlchemy: loaded when the demo runs (CLI start-up)
+    from app.teams import service as teams
+
     with session_scope(settings.resolved_database_url) as session:
         try:
             team = teams.get_team(session, name="demo")
@@ -286,6 +286,8 @@ def demo(
     port = port or settings.port
 
     _step("1. Database")
+    from app.core import migrations  # alembic: loaded only when the demo runs (CLI start-up)
+
     migrations.upgrade(settings.resolved_database_url)
     console.print(
         f"Schema at {migrations.current_revision(settings.resolved_database_url)} "

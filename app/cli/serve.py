@@ -5,7 +5,6 @@ import uvicorn
 from rich.console import Console
 
 from app.config import get_settings
-from app.core.migrations import schema_status
 
 
 def serve(
@@ -23,6 +22,8 @@ def serve(
     Example: rung serve --port 8000   then open http://127.0.0.1:8000/docs
     """
     settings = get_settings()
+    from app.core.migrations import schema_status  # alembic: only when serving
+
     status = schema_status(settings.resolved_database_url)
     if not status.up_to_date:
         Console(stderr=True).print(f"[red]Not starting:[/] {status.message()}")
