@@ -39,6 +39,18 @@ class RecipeConfig:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
+    def default(cls, name: str) -> Any:
+        """The default of field ``name`` (what a run without that override uses)."""
+        for f in dataclasses.fields(cls):
+            if f.name == name:
+                if f.default is not dataclasses.MISSING:
+                    return f.default
+                if f.default_factory is not dataclasses.MISSING:
+                    return f.default_factory()
+                raise KeyError(f"{cls.__name__}.{name} has no default")
+        raise KeyError(f"{cls.__name__} has no field {name!r}")
+
+    @classmethod
     def field_help(cls) -> dict[str, str]:
         """Field name -> help text (what the default is and why)."""
         return {f.name: str(f.metadata.get("help", "")) for f in dataclasses.fields(cls)}

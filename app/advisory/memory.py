@@ -38,6 +38,7 @@ import math
 from dataclasses import dataclass, field
 
 from app.advisory.schemas import MemoryEstimate, TuningMethod
+from recipes.lora_sft import LoraSFTConfig
 
 GB = 1e9
 
@@ -67,12 +68,13 @@ class MemoryEstimateError(ValueError):
 @dataclass(frozen=True)
 class TrainingSetup:
     """The run the estimate is for. Defaults: one 1,024-token sequence per step (use gradient
-    accumulation for larger effective batches), gradient checkpointing on, LoRA rank 16."""
+    accumulation for larger effective batches), gradient checkpointing on, the LoRA recipe's
+    rank (16)."""
 
     seq_len: int = 1024
     batch_size: int = 1
     gradient_checkpointing: bool = True
-    lora_r: int = 16
+    lora_r: int = LoraSFTConfig.default("lora_r")  # the rank the LoRA recipe trains with
     vocab_size: int = 32_000
 
     def describe(self) -> list[str]:

@@ -8,9 +8,7 @@ the text is rendered. The decisions themselves (which rung, which order, yes or 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
-from typing import Any
 
 from app.advisory import data_needs
 from app.advisory.memory import METHOD_NAMES
@@ -19,9 +17,7 @@ from app.advisory.schemas import SubcategoryCount as Count
 from recipes.prompting import PromptingConfig
 
 # the prompting recipe's default: how often a failing answer is sent back with its error
-MAX_REASKS: int = next(
-    f.default for f in dataclasses.fields(PromptingConfig) if f.name == "max_reasks"
-)
+MAX_REASKS: int = PromptingConfig.default("max_reasks")
 
 SUBCATEGORY_NAMES: dict[str, str] = {
     "missing_knowledge": "missing knowledge",
@@ -66,13 +62,6 @@ def step_list(steps: Sequence[PlanStep]) -> str:
     )
 
 
-def _recipe_default(config_class: type, name: str) -> Any:
-    field = next(f for f in dataclasses.fields(config_class) if f.name == name)
-    if field.default is not dataclasses.MISSING:
-        return field.default
-    return field.default_factory()  # type: ignore[misc]
-
-
 def _number(value: float) -> str:
     """2e-4 rather than 0.0002 for small rates; 1 rather than 1.0."""
     if 0 < abs(value) < 1e-3:
@@ -85,9 +74,7 @@ def adapter_settings() -> str:
     """The LoRA recipe's default adapter and training settings, as the plan states them."""
     from recipes.lora_sft import LoraSFTConfig
 
-    def default(name: str) -> Any:
-        return _recipe_default(LoraSFTConfig, name)
-
+    default = LoraSFTConfig.default
     epochs = float(default("num_train_epochs"))
     targets = list(default("target_modules"))
     layers = "all linear layers" if targets == ["all-linear"] else "modules " + ", ".join(targets)

@@ -18,9 +18,6 @@ Default LoRA hyperparameters and why:
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
-
 from app.advisory.memory import (
     DEFAULT_SETUP,
     METHOD_NAMES,
@@ -33,19 +30,13 @@ from recipes.dpo import DPORecipeConfig
 from recipes.full_sft import FullSFTConfig
 from recipes.lora_sft import LoraSFTConfig
 
-
-def _recipe_default(config: type, name: str) -> Any:
-    """A recipe config's default: the advice names the values the recipe runs with."""
-    return next(f.default for f in dataclasses.fields(config) if f.name == name)
-
-
-LORA_R = _recipe_default(LoraSFTConfig, "lora_r")
-LORA_ALPHA = _recipe_default(LoraSFTConfig, "lora_alpha")
-LORA_LEARNING_RATE = _recipe_default(LoraSFTConfig, "learning_rate")
-FULL_LEARNING_RATE = _recipe_default(FullSFTConfig, "learning_rate")
-EPOCHS = int(_recipe_default(LoraSFTConfig, "num_train_epochs"))
-DPO_BETA = _recipe_default(DPORecipeConfig, "beta")
-assert DEFAULT_SETUP.lora_r == LORA_R, "the memory estimate assumes the recipe's LoRA rank"
+# the values the recipes run with, so the advice names them
+LORA_R = LoraSFTConfig.default("lora_r")
+LORA_ALPHA = LoraSFTConfig.default("lora_alpha")
+LORA_LEARNING_RATE = LoraSFTConfig.default("learning_rate")
+FULL_LEARNING_RATE = FullSFTConfig.default("learning_rate")
+EPOCHS = int(LoraSFTConfig.default("num_train_epochs"))
+DPO_BETA = DPORecipeConfig.default("beta")
 
 
 def _lora_hyperparameters() -> list[Hyperparameter]:

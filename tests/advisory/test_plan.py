@@ -243,6 +243,23 @@ def test_tight_memory_switches_the_tuning_step_to_qlora(corpus) -> None:
     assert {"r", "lora_alpha", "learning_rate", "bnb_4bit_quant_type"} <= set(names)
 
 
+def test_the_advice_states_the_values_the_recipes_run_with() -> None:
+    from app.advisory import memory, plan_wording, tuning
+    from recipes.dpo import DPORecipeConfig
+    from recipes.full_sft import FullSFTConfig
+    from recipes.lora_sft import LoraSFTConfig
+    from recipes.prompting import PromptingConfig
+
+    full = {h.name: h.value for h in tuning._full_hyperparameters()}
+    assert full["learning_rate"] == FullSFTConfig().learning_rate == 2e-5  # was advised as 1e-5
+    dpo = {h.name: h.value for h in tuning._dpo_hyperparameters()}
+    assert dpo["beta"] == DPORecipeConfig().beta
+    assert memory.DEFAULT_SETUP.lora_r == LoraSFTConfig().lora_r  # the memory estimate's rank
+    reasks = PromptingConfig().max_reasks
+    assert f"re-ask with the error (at most {reasks} times)" in plan_wording.ACTIONS["format"]
+    assert "retry once" not in " ".join(plan_wording.ACTIONS.values())
+
+
 def test_default_lora_hyperparameters(corpus) -> None:
     cases, results = split(pairs_with(corpus, "format"))
     rec = build_recommendation(cases=cases, results=results)

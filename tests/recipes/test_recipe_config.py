@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 
 from recipes import REGISTRY
+from recipes.config_base import RecipeConfig
 from recipes.dpo import DPORecipeConfig
 from recipes.errors import RecipeConfigError, UnknownConfigKeyError
 from recipes.lora_sft import LoraSFTConfig
@@ -97,3 +98,18 @@ def test_every_registered_config_documents_every_field() -> None:
         # round trip through the dict form
         assert spec.config_class.from_dict(config.to_dict()) == config
     assert REGISTRY["qlora_sft"].needs_gpu and not REGISTRY["lora_sft"].needs_gpu
+
+
+def test_a_fields_default_is_read_from_the_config_class() -> None:
+    assert LoraSFTConfig.default("lora_r") == LoraSFTConfig().lora_r
+    assert LoraSFTConfig.default("target_modules") == ["all-linear"]  # from its default_factory
+    assert DPORecipeConfig.default("beta") == DPORecipeConfig().beta
+    with pytest.raises(KeyError, match="no field 'lora_rank'"):
+        LoraSFTConfig.default("lora_rank")
+
+    @dataclasses.dataclass
+    class Needs(RecipeConfig):
+        path: str
+
+    with pytest.raises(KeyError, match=r"Needs\.path has no default"):
+        Needs.default("path")
