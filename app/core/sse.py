@@ -1,4 +1,7 @@
-"""Server-sent events read from a table of events (jobs, fixes): poll, send, end."""
+"""Server-sent events read from a table of events (jobs, fixes): poll, send, end.
+
+`table_stream` is what a domain's service returns: the events of one job (or fix) after an id,
+then an ``end`` event once its state is terminal."""
 
 from __future__ import annotations
 
@@ -8,7 +11,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import select
 
+from app.db import session_scope
+
+POLL_BATCH = 200  # events read per poll
 SSE_POLL_S = 0.5  # how often a follower looks for new events while there are none
 EVENT_ID_MAX = 2**63 - 1  # event ids are 64-bit
 
@@ -49,3 +56,35 @@ async def poll_stream(
             if await disconnected():
                 return
             await asyncio.sleep(SSE_POLL_S)
+
+
+def table_stream(
+    url: str,
+    *,
+    events: Any,
+    owner_key: Any,
+    owner: Any,
+    owner_id: str,
+    terminal: Collection[str],
+    after: int,
+    follow: bool,
+    disconnected: Callable[[], Awaitable[bool]],
+) -> AsyncIterator[dict[str, Any]]:
+    """The rows of the event model ``events`` whose ``owner_key`` column is ``owner_id`` and
+    whose id is above ``after``, as server-sent events; ends once ``owner``'s row (its ``state``)
+    is in ``terminal`` or gone."""
+
+    def poll(last: int) -> tuple[list[dict[str, Any]], str]:
+        with session_scope(url) as session:
+            rows = session.scalars(
+                select(events)
+                .where(owner_key == owner_id, events.id > last)
+                .order_by(events.id)
+                .limit(POLL_BATCH)
+            )
+            batch = [{"id": e.id, "type": e.type, "data": e.data} for e in rows]
+            row = session.get(owner, owner_id)
+            return batch, row.state if row is not None else "deleted"
+
+    return poll_stream(poll, after=after, follow=follow, terminal=terminal,
+                       disconnected=disconnected)

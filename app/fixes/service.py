@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 from app.artifacts.store import store_for
 from app.config import Settings, WorkerPolicy
 from app.core.errors import ConflictError, NotFoundError
-from app.core.sse import event_id
+from app.core.sse import event_id, table_stream
 from app.db import utcnow
 from app.fixes.builders import build_data
-from app.fixes.events import add_event, sse_stream
-from app.fixes.models import TERMINAL_FIX_STATES, Fix
+from app.fixes.events import add_event
+from app.fixes.models import TERMINAL_FIX_STATES, Fix, FixEvent
 from app.fixes.schemas import FixCreate
 from app.fixes.selection import check_enough, select_step
 from app.jobs import service as jobs
@@ -137,7 +137,10 @@ def follow_events(
     fix = get_fix(session, project=project, fix_id=fix_id)
     session.commit()
     start = after if after is not None else event_id(last_event_id)
-    return sse_stream(url, fix_id=fix.id, after=start, follow=follow, disconnected=disconnected)
+    return table_stream(
+        url, events=FixEvent, owner_key=FixEvent.fix_id, owner=Fix, owner_id=fix.id,
+        terminal=TERMINAL_FIX_STATES, after=start, follow=follow, disconnected=disconnected,
+    )
 
 
 def list_fixes(session: Session, *, project: Project, limit: int = 100) -> list[Fix]:

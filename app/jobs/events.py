@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.sse import poll_stream
 from app.db import session_scope
-from app.jobs.models import TERMINAL_STATES, Job, JobEvent
+from app.jobs.models import JobEvent
 
 
 def add_event(session: Session, *, job_id: str, type: str, **data: Any) -> JobEvent:
@@ -32,30 +30,6 @@ def events_after(
     if types:
         stmt = stmt.where(JobEvent.type.in_(types))
     return list(session.scalars(stmt.order_by(JobEvent.id).limit(limit)))
-
-
-def sse_stream(
-    url: str,
-    *,
-    job_id: str,
-    after: int,
-    follow: bool,
-    disconnected: Callable[[], Awaitable[bool]],
-) -> AsyncIterator[dict[str, Any]]:
-    """Server-sent events of a job after event ``after``, then an ``end`` event once the job
-    has ended (or at once without ``follow``)."""
-    return poll_stream(
-        lambda last: _poll(url, job_id, last), after=after, follow=follow,
-        terminal=TERMINAL_STATES, disconnected=disconnected,
-    )
-
-
-def _poll(url: str, job_id: str, after: int) -> tuple[list[dict[str, Any]], str]:
-    with session_scope(url) as session:
-        rows = events_after(session, job_id=job_id, after=after, limit=200)
-        job = session.get(Job, job_id)
-        state = job.state if job is not None else "deleted"
-        return [{"id": e.id, "type": e.type, "data": e.data} for e in rows], state
 
 
 def format_event(event: JobEvent) -> str:

@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 
 from app.config import WorkerPolicy
 from app.core.errors import ConflictError, InvalidInputError, NotFoundError
-from app.core.sse import event_id
+from app.core.sse import event_id, table_stream
 from app.datasets import service as datasets
 from app.db import utcnow
 from app.jobs import model_refs
 from app.jobs.dispatch import BrokerUnavailableError, Dispatcher
-from app.jobs.events import add_event, sse_stream
-from app.jobs.models import RESOURCES_KEY, TERMINAL_STATES, Job
+from app.jobs.events import add_event
+from app.jobs.models import RESOURCES_KEY, TERMINAL_STATES, Job, JobEvent
 from app.jobs.recipe_configs import check_dataset_kind, recipe_spec, validated_config
 from app.jobs.schemas import JobCreate
 from app.projects.models import Project
@@ -138,7 +138,10 @@ def follow_events(
     job = get_job(session, project=project, job_id=job_id)
     session.commit()
     start = after if after is not None else event_id(last_event_id)
-    return sse_stream(url, job_id=job.id, after=start, follow=follow, disconnected=disconnected)
+    return table_stream(
+        url, events=JobEvent, owner_key=JobEvent.job_id, owner=Job, owner_id=job.id,
+        terminal=TERMINAL_STATES, after=start, follow=follow, disconnected=disconnected,
+    )
 
 
 def list_jobs(
