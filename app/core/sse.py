@@ -66,13 +66,14 @@ def table_stream(
     owner: Any,
     owner_id: str,
     terminal: Collection[str],
-    after: int,
+    after: int | None,
+    last_event_id: str | None,
     follow: bool,
     disconnected: Callable[[], Awaitable[bool]],
 ) -> AsyncIterator[dict[str, Any]]:
     """The rows of the event model ``events`` whose ``owner_key`` column is ``owner_id`` and
-    whose id is above ``after``, as server-sent events; ends once ``owner``'s row (its ``state``)
-    is in ``terminal`` or gone."""
+    whose id is above ``after`` (else the ``Last-Event-ID`` header's), as server-sent events;
+    ends once ``owner``'s row (its ``state``) is in ``terminal`` or gone."""
 
     def poll(last: int) -> tuple[list[dict[str, Any]], str]:
         with session_scope(url) as session:
@@ -86,5 +87,6 @@ def table_stream(
             row = session.get(owner, owner_id)
             return batch, row.state if row is not None else "deleted"
 
-    return poll_stream(poll, after=after, follow=follow, terminal=terminal,
+    start = after if after is not None else event_id(last_event_id)
+    return poll_stream(poll, after=start, follow=follow, terminal=terminal,
                        disconnected=disconnected)

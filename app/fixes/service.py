@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.artifacts.store import store_for
 from app.config import Settings, WorkerPolicy
 from app.core.errors import ConflictError, NotFoundError
-from app.core.sse import event_id, table_stream
+from app.core.sse import table_stream
 from app.db import utcnow
 from app.fixes.builders import build_data
 from app.fixes.events import add_event
@@ -136,10 +136,10 @@ def follow_events(
     another project's fix. The request's session is released before the stream starts."""
     fix = get_fix(session, project=project, fix_id=fix_id)
     session.commit()
-    start = after if after is not None else event_id(last_event_id)
     return table_stream(
         url, events=FixEvent, owner_key=FixEvent.fix_id, owner=Fix, owner_id=fix.id,
-        terminal=TERMINAL_FIX_STATES, after=start, follow=follow, disconnected=disconnected,
+        terminal=TERMINAL_FIX_STATES, after=after,
+        last_event_id=last_event_id, follow=follow, disconnected=disconnected,
     )
 
 

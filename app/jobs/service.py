@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.config import WorkerPolicy
 from app.core.errors import ConflictError, InvalidInputError, NotFoundError
-from app.core.sse import event_id, table_stream
+from app.core.sse import table_stream
 from app.datasets import service as datasets
 from app.db import utcnow
 from app.jobs import model_refs
@@ -137,10 +137,10 @@ def follow_events(
     for another project's job. The request's session is released before the stream starts."""
     job = get_job(session, project=project, job_id=job_id)
     session.commit()
-    start = after if after is not None else event_id(last_event_id)
     return table_stream(
         url, events=JobEvent, owner_key=JobEvent.job_id, owner=Job, owner_id=job.id,
-        terminal=TERMINAL_STATES, after=start, follow=follow, disconnected=disconnected,
+        terminal=TERMINAL_STATES, after=after,
+        last_event_id=last_event_id, follow=follow, disconnected=disconnected,
     )
 
 
