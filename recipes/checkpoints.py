@@ -70,6 +70,8 @@ def train(trainer: Any, checkpoint: Path | None) -> Any:
     A checkpoint saved at the last step (a run stopped, killed or its lease lost after its final
     save) is a finished run: its weights and state are loaded and nothing is trained. HF's
     Trainer resumed there runs one more step whenever the last step is not an epoch's end.
+    Loading goes through the Trainer's own checkpoint loader (adapters, full weights, FSDP); the
+    returned training loss is the mean of the losses the checkpoint logged, its runtime 0.
     """
     from transformers.trainer_utils import TrainOutput
 

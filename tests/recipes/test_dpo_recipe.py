@@ -62,3 +62,38 @@ def test_dpo_from_an_sft_adapter(tiny_model: Path, tmp_path: Path) -> None:
     assert abs(result.metrics["eval_reward_margin_before"]) < 1e-6
     assert result.metrics["reward_margin_last"] > 0
     assert "the SFT adapter" in result.summary
+
+
+def test_resuming_from_a_checkpoint_at_the_last_step_trains_nothing(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    # 6 pairs in batches of 4: step 3 is mid-epoch, where HF's Trainer resumed would run step 4
+    config = DPORecipeConfig(
+        base_model=str(tiny_model),
+        max_steps=3,
+        save_steps=3,
+        per_device_train_batch_size=4,
+        learning_rate=5e-3,
+        logging_steps=1,
+        warmup_ratio=0.0,
+    )
+    first = dpo.run(config, train_rows=_pairs(6), eval_rows=[], output_dir=tmp_path / "first")
+    checkpoint = tmp_path / "first" / "checkpoints" / "checkpoint-3"
+    assert first.metrics["global_step"] == 3 and checkpoint.is_dir()
+    steps: list[int] = []
+    again = dpo.run(
+        config,
+        train_rows=_pairs(6),
+        eval_rows=[],
+        output_dir=tmp_path / "again",
+        resume_from=checkpoint,
+        progress=lambda e: steps.append(e.step) if e.loss is not None else None,
+    )
+    assert again.metrics["global_step"] == 3 and steps == []
+    trained = load_file(str(first.artifact("adapter") / "adapter_model.safetensors"))
+    resumed = load_file(str(again.artifact("adapter") / "adapter_model.safetensors"))
+    assert trained.keys() == resumed.keys()
+    assert all(torch.equal(trained[k], resumed[k]) for k in trained)
