@@ -3,7 +3,7 @@
 Starts `rung serve-model`'s server in-process with SmolLM2-135M-Instruct (short max_tokens),
 then for each concurrency level measures:
 
-* eval: examples/s of `evals.runner.run_eval` (ChatOpenAI client, exact_match + rouge_l scoring,
+* eval: examples/s of `evals.runner.run_eval` (ChatClient over httpx, exact_match + rouge_l scoring,
   no cache) over N examples;
 * raw:  requests/s of a plain httpx async load generator sending the same N chat requests.
 
@@ -32,7 +32,7 @@ from rich.table import Table
 
 from app.serving.engine import GenerationEngine
 from app.serving.launch import ModelServerThread
-from evals.chat import ChatClient, GenerationParams, openai_chat_model
+from evals.chat import ChatClient, GenerationParams
 from evals.dataset import Example
 from evals.runner import run_eval
 from evals.scorers import build_scorer
@@ -89,12 +89,10 @@ async def _raw(
 async def _eval(
     base_url: str, examples: list[Example], *, concurrency: int, max_tokens: int
 ) -> float:
-    client = ChatClient(
-        model=openai_chat_model(endpoint=base_url, model=DEFAULT_BASE_MODEL),
-        model_name=DEFAULT_BASE_MODEL,
+    client = ChatClient.for_endpoint(
         endpoint=base_url,
+        model=DEFAULT_BASE_MODEL,
         params=GenerationParams(temperature=0.0, max_tokens=max_tokens),
-        cache=None,
     )
     scorers = [build_scorer("exact_match"), build_scorer("rouge_l")]
     start = time.perf_counter()

@@ -168,6 +168,24 @@ def metric_scales(baseline: RunResult, candidate: RunResult) -> dict[str, tuple[
     return scales
 
 
+def scorer_version(run: RunResult, metric: str) -> int:
+    """The version of the scorer that wrote ``metric`` in ``run`` (1 when the run predates it)."""
+    versions = run.run.get("scorer_versions")
+    value = versions.get(metric) if isinstance(versions, dict) else None
+    return value if isinstance(value, int) else 1
+
+
+def _check_scorer_versions(baseline: RunResult, candidate: RunResult, metrics: set[str]) -> None:
+    for metric in sorted(metrics):
+        base, cand = scorer_version(baseline, metric), scorer_version(candidate, metric)
+        if base != cand:
+            raise GateInputError(
+                f"{metric} was scored by version {base} of its scorer in the baseline and "
+                f"version {cand} in the candidate, so their scores do not compare; re-run the "
+                "older one with `rung eval run` (cached replies are reused, only scoring reruns)"
+            )
+
+
 def compare_runs(
     *,
     baseline: RunResult,
@@ -199,6 +217,7 @@ def compare_runs(
         )
     base_metrics = set(baseline.metrics())
     cand_metrics = set(candidate.metrics())
+    _check_scorer_versions(baseline, candidate, base_metrics & cand_metrics)
     names = sorted(
         base_metrics | cand_metrics | {m for m, p in policy.metrics.items() if p.required}
     )

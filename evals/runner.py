@@ -88,6 +88,10 @@ async def run_eval(
     meta: dict[str, Any] = {
         "model": solver.model_name,
         "scorers": [s.metric for s in scorers],
+        # a scorer whose definition changed says so (`version`); the gate compares like with like
+        "scorer_versions": {
+            s.metric: s.version for s in scorers if isinstance(getattr(s, "version", None), int)
+        },
         "n_examples": len(examples),
         "n_errors": sum(r.error is not None for r in results),
         "n_cached": sum(o.cached for o in outcomes),

@@ -32,6 +32,7 @@ from evals.errors import EvalError
 from evals.results import RunResult, read_run, write_run
 
 if TYPE_CHECKING:  # the heavy parts (langchain, scipy, sklearn) load only when a command runs
+    from evals.chat import ChatClient
     from evals.judges.pairwise import PairwiseJudge
     from evals.judges.rubric import RubricJudge
     from evals.runner import Progress
@@ -129,7 +130,7 @@ def run_command(
     --dataset holdout.jsonl --scorer exact_match --scorer rouge_l --out base.json
     """
     from evals.cache import GenerationCache
-    from evals.chat import ChatClient, GenerationParams, openai_chat_model
+    from evals.chat import ChatClient, GenerationParams
     from evals.dataset import load_dataset
     from evals.judges.pairwise import PairwiseJudge
     from evals.judges.rubric import DEFAULT_CRITERIA, RubricJudge
@@ -154,12 +155,8 @@ def run_command(
     solver: Solver
     if endpoint and model:
         _check_endpoint(endpoint, api_key, "candidate")
-        client = ChatClient(
-            model=openai_chat_model(endpoint=endpoint, model=model, api_key=api_key),
-            model_name=model,
-            endpoint=endpoint,
-            params=params,
-            cache=cache,
+        client = ChatClient.for_endpoint(
+            endpoint=endpoint, model=model, api_key=api_key, params=params, cache=cache
         )
         solver = ChatModelSolver(client=client)
     else:
@@ -177,16 +174,16 @@ def run_command(
         j_key = judge_api_key or api_key
         if j_endpoint != endpoint:
             _check_endpoint(j_endpoint, j_key, "judge")
-        judge_client = ChatClient(
-            model=openai_chat_model(endpoint=j_endpoint, model=judge_model, api_key=j_key),
-            model_name=judge_model,
+        judge_client = ChatClient.for_endpoint(
             endpoint=j_endpoint,
+            model=judge_model,
+            api_key=j_key,
             params=GenerationParams(temperature=0.0, max_tokens=judge_max_tokens, seed=seed),
             cache=cache,
         )
     judges = set(judge) or ({"rubric"} if judge_client else set())
     context = ScorerContext(
-        judge=judge_client.model if judge_client else None,
+        judge=judge_client,
         judge_name=judge_model,
     )
     try:
@@ -219,6 +216,7 @@ def run_command(
         pairwise=pairwise,
         concurrency=concurrency,
         meta=meta,
+        clients=[c for c in (getattr(solver, "client", None), judge_client) if c is not None],
     )
     target = out or Path(".rung/eval-runs") / (
         datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -240,6 +238,7 @@ def _run_with_progress(
     pairwise: PairwiseJudge | None,
     concurrency: int,
     meta: dict[str, Any],
+    clients: list[ChatClient],
 ) -> RunResult:
     from evals.runner import run_eval
 
@@ -257,18 +256,23 @@ def _run_with_progress(
         def on_progress(progress: Progress) -> None:
             bar.update(task, completed=progress.done)
 
-        return asyncio.run(
-            run_eval(
-                examples=examples,
-                solver=solver,
-                scorers=scorers,
-                rubric_judge=rubric,
-                pairwise_judge=pairwise,
-                concurrency=concurrency,
-                progress=on_progress,
-                run_meta=meta,
-            )
-        )
+        async def run() -> RunResult:
+            try:
+                return await run_eval(
+                    examples=examples,
+                    solver=solver,
+                    scorers=scorers,
+                    rubric_judge=rubric,
+                    pairwise_judge=pairwise,
+                    concurrency=concurrency,
+                    progress=on_progress,
+                    run_meta=meta,
+                )
+            finally:
+                for client in clients:
+                    await client.aclose()
+
+        return asyncio.run(run())
 
 
 def _print_summary(result: RunResult, path: Path) -> None:

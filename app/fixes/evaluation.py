@@ -230,18 +230,14 @@ def _judge_scores(
     settings: Settings, answers: list[Answer], side: str, failed: list[str]
 ) -> list[int | None]:
     """The rubric judge's grades (1-5; None unparsed) when RUNG_LLM_* names a judge."""
-    from evals.chat import ChatClient, GenerationParams, openai_chat_model
+    from evals.chat import ChatClient, GenerationParams
     from evals.dataset import parse_example
     from evals.judges.rubric import RubricJudge
 
-    client = ChatClient(
-        model=openai_chat_model(
-            endpoint=str(settings.llm_base_url),
-            model=str(settings.llm_model),
-            api_key=settings.llm_api_key or "EMPTY",
-        ),
-        model_name=str(settings.llm_model),
+    client = ChatClient.for_endpoint(
         endpoint=str(settings.llm_base_url),
+        model=str(settings.llm_model),
+        api_key=settings.llm_api_key or "EMPTY",
         params=GenerationParams(temperature=0.0, max_tokens=120),
     )
     judge = RubricJudge(client=client, criteria=list(JUDGE_CRITERIA), metric="fixes_failure")

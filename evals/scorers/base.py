@@ -27,7 +27,7 @@ class Score:
 class ScorerContext:
     """What scorers may need besides their own parameters."""
 
-    judge: Any | None = None  # a langchain BaseChatModel for LLM-backed metrics
+    judge: Any | None = None  # a ChatClient or a langchain BaseChatModel, for LLM-backed metrics
     judge_name: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 

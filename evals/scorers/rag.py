@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from evals.chat import ChatClient
 from evals.dataset import Example
 from evals.errors import ScorerError
 from evals.scorers.base import Score, ScorerContext, register
@@ -74,7 +75,9 @@ class ContextRecall(_ReferenceContextScorer):
 def _ragas_llm(context: ScorerContext, scorer: str) -> Any:
     if context.judge is None:
         raise ScorerError(f"{scorer} needs a judge model: pass --judge-endpoint/--judge-model")
-    return ragas_module("ragas.llms").LangchainLLMWrapper(context.judge)
+    judge = context.judge
+    model = judge.langchain_model() if isinstance(judge, ChatClient) else judge
+    return ragas_module("ragas.llms").LangchainLLMWrapper(model)
 
 
 async def _judged(metric_obj: Any, sample: Any, what: str) -> Score:

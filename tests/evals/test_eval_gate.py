@@ -206,6 +206,23 @@ def test_no_shared_ids_is_an_input_error() -> None:
         )
 
 
+def test_a_metric_scored_by_two_scorer_versions_is_not_compared() -> None:
+    rng = np.random.default_rng(3)
+    scores = rng.uniform(0.2, 0.8, size=30)
+    old = make_run({"rouge_l": scores, "exact_match": (scores > 0.5) * 1.0}, name="champion")
+    new = make_run({"rouge_l": scores + 0.1, "exact_match": (scores > 0.5) * 1.0}, name="cand")
+    new.run["scorer_versions"] = {"rouge_l": 2}  # the champion's run predates versions: 1
+    with pytest.raises(GateInputError, match=r"rouge_l was scored by version 1 .* version 2"):
+        compare_runs(baseline=old, candidate=new)
+    old.run["scorer_versions"] = {"rouge_l": 2}
+    decisions = {d.metric: d.status for d in compare_runs(baseline=old, candidate=new).decisions}
+    assert decisions["rouge_l"] == "pass"
+    # a metric only one run has is not a version clash (the gate reports it as missing)
+    only_new = make_run({"rouge_l": scores + 0.1, "bleu": scores}, name="cand")
+    only_new.run["scorer_versions"] = {"rouge_l": 2, "bleu": 3}
+    compare_runs(baseline=old, candidate=only_new)
+
+
 def test_required_metric_missing_fails_and_ungated_metric_is_skipped() -> None:
     rng = np.random.default_rng(8)
     b_scores = rng.uniform(0.2, 0.8, size=40)

@@ -1,0 +1,131 @@
+"""`ChatClient.for_endpoint` (evals' httpx client) against a real `rung serve-model` server, and
+its retries against a real HTTP server that fails on purpose."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from openai import OpenAI
+
+from app.serving.launch import ModelServerThread
+from evals.chat import ChatClient, ChatEndpointError, GenerationParams
+from evals.scorers import ScorerContext, build_scorer
+from evals.scorers.rag import _ragas_llm
+
+MESSAGES = [{"role": "user", "content": "Say something."}]
+
+
+def test_replies_match_the_official_openai_client(server: ModelServerThread) -> None:
+    official = OpenAI(base_url=server.base_url, api_key="unused", max_retries=0)
+    for model in ("tiny-llama", "alpha"):
+        want = official.chat.completions.create(
+            model=model,
+            messages=MESSAGES,
+            max_tokens=12,
+            temperature=0,  # type: ignore[arg-type]
+        )
+        client = ChatClient.for_endpoint(
+            endpoint=server.base_url,
+            model=model,
+            params=GenerationParams(temperature=0.0, max_tokens=12),
+        )
+
+        async def ask(client: ChatClient = client) -> str:
+            try:
+                return (await client.complete(MESSAGES)).text
+            finally:
+                await client.aclose()
+
+        assert asyncio.run(ask()) == want.choices[0].message.content
+        assert asyncio.run(ask()) == want.choices[0].message.content  # a second event loop
+
+
+def test_an_unknown_model_is_a_clear_error_without_retries(server: ModelServerThread) -> None:
+    client = ChatClient.for_endpoint(endpoint=server.base_url, model="gamma", max_retries=3)
+    with pytest.raises(ChatEndpointError, match=r"answered 404: .*available") as caught:
+        asyncio.run(client.complete(MESSAGES))
+    assert caught.value.status == 404 and not caught.value.retryable
+
+
+def test_nothing_listening_is_a_transport_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = ChatClient.for_endpoint(endpoint=f"http://127.0.0.1:{port}/v1", model="m")
+    with pytest.raises(ChatEndpointError, match="cannot reach") as caught:
+        asyncio.run(client.complete(MESSAGES))
+    assert caught.value.status is None and caught.value.retryable
+
+
+class _Flaky(BaseHTTPRequestHandler):
+    """Answers 503 to the first ``failures`` requests, then a chat completion."""
+
+    failures = 0
+    seen: list[dict] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append({"path": self.path, "auth": self.headers["Authorization"], **body})
+        if len(type(self).seen) <= type(self).failures:
+            payload, status = {"error": {"message": "overloaded, try again"}}, 503
+        else:
+            payload = {"choices": [{"message": {"role": "assistant", "content": "ok"}}]}
+            status = 200
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def flaky() -> Iterator[str]:
+    _Flaky.seen = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+
+
+def test_a_503_is_retried_up_to_max_retries(flaky: str) -> None:
+    _Flaky.failures = 1
+    client = ChatClient.for_endpoint(
+        endpoint=flaky, model="m", api_key="sk-test", params=GenerationParams(max_tokens=5)
+    )
+    assert asyncio.run(client.complete(MESSAGES)).text == "ok"
+    assert len(_Flaky.seen) == 2
+    first = _Flaky.seen[0]
+    assert first["path"] == "/v1/chat/completions" and first["auth"] == "Bearer sk-test"
+    assert first["model"] == "m" and first["max_tokens"] == 5 and first["temperature"] == 0.0
+
+    _Flaky.seen, _Flaky.failures = [], 5
+    with pytest.raises(ChatEndpointError, match="503: overloaded, try again"):
+        asyncio.run(
+            ChatClient.for_endpoint(endpoint=flaky, model="m", max_retries=2).complete(MESSAGES)
+        )
+    assert len(_Flaky.seen) == 3  # one try and two retries
+
+
+def test_ragas_judge_metrics_get_a_langchain_model_for_the_endpoint(flaky: str) -> None:
+    client = ChatClient.for_endpoint(endpoint=flaky, model="judge", api_key="sk-j")
+    assert client.model is None  # nothing langchain until a metric asks
+    build_scorer("faithfulness", context=ScorerContext(judge=client))
+    model = _ragas_llm(ScorerContext(judge=client), "faithfulness").langchain_llm
+    assert str(model.openai_api_base).rstrip("/") == flaky and model.model_name == "judge"
+    assert client.langchain_model() is model
+
+
+def test_a_client_needs_exactly_one_model() -> None:
+    with pytest.raises(ValueError, match="langchain model or an OpenAI endpoint"):
+        ChatClient(model_name="x")
