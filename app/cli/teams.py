@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+from types import ModuleType
+from typing import TYPE_CHECKING
+
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from app.config import get_settings
 from app.core.errors import RungError
-from app.db import session_scope
-from app.teams import service
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 teams_app = typer.Typer(help="Teams and their API keys (run on the server's machine: direct DB).")
 keys_app = typer.Typer(help="List, create and revoke a team's API keys.")
@@ -15,8 +20,13 @@ teams_app.add_typer(keys_app, name="keys")
 console = Console()
 
 
-def _url() -> str:
-    return get_settings().resolved_database_url
+def _db() -> tuple[ModuleType, AbstractContextManager[Session]]:
+    """The team service and a session on the configured database (SQLAlchemy is imported here,
+    not at CLI start-up)."""
+    from app.db import session_scope
+    from app.teams import service
+
+    return service, session_scope(get_settings().resolved_database_url)
 
 
 def _fail(exc: RungError) -> typer.Exit:
@@ -34,7 +44,8 @@ def create(
     Example: export RUNG_API_KEY=$(rung teams create acme --quiet)
     """
     try:
-        with session_scope(_url()) as session:
+        service, scope = _db()
+        with scope as session:
             team, key = service.create_team(session, name=name)
             team_name = team.name
     except RungError as exc:
@@ -47,7 +58,8 @@ def create(
 @teams_app.command("list")
 def list_teams() -> None:
     """List the teams."""
-    with session_scope(_url()) as session:
+    service, scope = _db()
+    with scope as session:
         table = Table("name", "id", "created")
         for team in service.list_teams(session):
             table.add_row(team.name, team.id, f"{team.created_at:%Y-%m-%d %H:%M}")
@@ -58,7 +70,8 @@ def list_teams() -> None:
 def list_keys(team: str) -> None:
     """List a team's keys (prefix only; the secrets are not stored)."""
     try:
-        with session_scope(_url()) as session:
+        service, scope = _db()
+        with scope as session:
             table = Table("id", "name", "prefix", "created", "last used", "revoked")
             for key in service.list_keys(session, team=service.get_team(session, name=team)):
                 table.add_row(
@@ -78,7 +91,8 @@ def list_keys(team: str) -> None:
 def create_key(team: str, name: str = typer.Option("default", help="a label for the key")) -> None:
     """Create another key for a team and print it once."""
     try:
-        with session_scope(_url()) as session:
+        service, scope = _db()
+        with scope as session:
             owner = service.get_team(session, name=team)
             _, key = service.create_key(session, team=owner, name=name)
     except RungError as exc:
@@ -90,7 +104,8 @@ def create_key(team: str, name: str = typer.Option("default", help="a label for 
 def revoke_key(team: str, key_id: str) -> None:
     """Revoke a key: every request with it gets 401 from now on."""
     try:
-        with session_scope(_url()) as session:
+        service, scope = _db()
+        with scope as session:
             service.revoke_key(session, team=service.get_team(session, name=team), key_id=key_id)
     except RungError as exc:
         raise _fail(exc) from exc
