@@ -7,9 +7,12 @@ then for each concurrency level measures:
   no cache) over N examples;
 * raw:  requests/s of a plain httpx async load generator sending the same N chat requests.
 
-The ratio eval/raw is the harness's overhead (1.0 = none). No assertions; prints a table.
+Both run ``--repeats`` times (default 3) at each level, interleaved (the order alternates), and
+the table shows medians. The ratio eval/raw is the harness's overhead (1.0 = none). No
+assertions.
 
     python bench/eval_throughput.py [--examples 8] [--max-tokens 16] [--concurrency 1 2 4]
+        [--repeats 3]
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -113,6 +117,7 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=16)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
     console = Console()
@@ -121,31 +126,38 @@ def main() -> None:
         base=resolve_base_model(DEFAULT_BASE_MODEL), base_name=DEFAULT_BASE_MODEL
     )
     examples = _examples(args.examples)
-    build_scorer("rouge_l")  # import ragas before timing
+    build_scorer("rouge_l")  # load the stemmer before timing
     table = Table(
-        title=f"eval vs raw endpoint throughput ({args.examples} examples, "
-        f"max_tokens={args.max_tokens}, {os.cpu_count()} CPUs)"
+        title=f"eval vs raw endpoint throughput, medians of {args.repeats} "
+        f"({args.examples} examples, max_tokens={args.max_tokens}, {os.cpu_count()} CPUs)"
     )
     for column in ("concurrency", "eval examples/s", "raw requests/s", "eval / raw"):
         table.add_column(column, justify="right")
     with ModelServerThread(engine, default_max_tokens=args.max_tokens) as server:
         asyncio.run(_raw(server.base_url, examples[:1], concurrency=1, max_tokens=4))  # warm up
         for concurrency in args.concurrency:
-            raw = asyncio.run(
-                _raw(server.base_url, examples, concurrency=concurrency, max_tokens=args.max_tokens)
-            )
-            harness = asyncio.run(
-                _eval(
-                    server.base_url, examples, concurrency=concurrency, max_tokens=args.max_tokens
-                )
-            )
+            runs: dict[str, list[float]] = {"eval": [], "raw": []}
+            for repeat in range(args.repeats):
+                order = ["raw", "eval"] if repeat % 2 == 0 else ["eval", "raw"]
+                for kind in order:
+                    measure = _raw if kind == "raw" else _eval
+                    runs[kind].append(
+                        asyncio.run(
+                            measure(
+                                server.base_url,
+                                examples,
+                                concurrency=concurrency,
+                                max_tokens=args.max_tokens,
+                            )
+                        )
+                    )
+            harness, raw = statistics.median(runs["eval"]), statistics.median(runs["raw"])
             table.add_row(str(concurrency), f"{harness:.3f}", f"{raw:.3f}", f"{harness / raw:.2f}")
-            console.print(f"concurrency {concurrency}: eval {harness:.3f}/s raw {raw:.3f}/s")
+            console.print(
+                f"concurrency {concurrency}: eval {', '.join(f'{v:.3f}' for v in runs['eval'])}/s"
+                f"; raw {', '.join(f'{v:.3f}' for v in runs['raw'])}/s"
+            )
     console.print(table)
-    console.print(
-        "The server generates one request at a time (one set of weights, adapters switched "
-        "under a lock), so higher concurrency mostly overlaps HTTP and scoring, not generation."
-    )
 
 
 if __name__ == "__main__":
