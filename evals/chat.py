@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -61,30 +61,36 @@ class ChatEndpointError(Exception):
         return self.status is None or self.status in RETRY_STATUSES
 
 
+@dataclass(kw_only=True)
 class OpenAIEndpoint:
     """``POST {endpoint}/chat/completions`` with retries on 408/409/429/5xx and lost connections.
 
     One httpx connection pool per event loop (an ``asyncio.run`` gets its own); `aclose` closes
-    them.
+    them. `langchain_model` gives a ChatOpenAI with the same settings (for ragas).
     """
 
-    def __init__(
-        self,
-        *,
-        endpoint: str,
-        model: str,
-        api_key: str = "EMPTY",
-        timeout_s: float = 120.0,
-        max_retries: int = 1,
-    ) -> None:
-        self.endpoint = endpoint
-        self.url = endpoint.rstrip("/") + "/chat/completions"
-        self.model = model
-        self.api_key = api_key
-        self.timeout_s = timeout_s
-        self.max_retries = max_retries
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary()
+    endpoint: str  # the ``…/v1`` base URL
+    model: str
+    api_key: str = "EMPTY"
+    timeout_s: float = 120.0
+    max_retries: int = 1
+    _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = field(
+        default_factory=weakref.WeakKeyDictionary, init=False, repr=False, compare=False
+    )
+
+    @property
+    def url(self) -> str:
+        return self.endpoint.rstrip("/") + "/chat/completions"
+
+    def langchain_model(self) -> BaseChatModel:
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(
+            base_url=self.endpoint,
+            api_key=self.api_key,
+            model=self.model,
+            timeout=self.timeout_s,
+            max_retries=self.max_retries,
         )
 
     def _client(self) -> httpx.AsyncClient:
@@ -209,13 +215,7 @@ class ChatClient:
         """The langchain model (ragas's LLM metrics need one); built once for an endpoint."""
         if self.model is None:
             assert self.http is not None
-            self.model = openai_chat_model(
-                endpoint=self.http.endpoint,
-                model=self.http.model,
-                api_key=self.http.api_key,
-                timeout_s=self.http.timeout_s,
-                max_retries=self.http.max_retries,
-            )
+            self.model = self.http.langchain_model()
         return self.model
 
     async def complete(self, messages: list[dict[str, str]]) -> Completion:
@@ -241,23 +241,3 @@ class ChatClient:
         """Close this event loop's connections to the endpoint (no-op for a langchain model)."""
         if self.http is not None:
             await self.http.aclose()
-
-
-def openai_chat_model(
-    *,
-    endpoint: str,
-    model: str,
-    api_key: str = "EMPTY",
-    timeout_s: float = 120.0,
-    max_retries: int = 1,
-) -> BaseChatModel:
-    """A langchain ChatOpenAI for an OpenAI-compatible ``endpoint`` (its ``.../v1`` base URL)."""
-    from langchain_openai import ChatOpenAI
-
-    return ChatOpenAI(
-        base_url=endpoint,
-        api_key=api_key,
-        model=model,
-        timeout=timeout_s,
-        max_retries=max_retries,
-    )
