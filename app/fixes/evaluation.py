@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 SIMILARITY_THRESHOLD = 0.8
 JUDGE_PASS = 4  # of 5
+JUDGE_CONCURRENCY = 4  # judge calls in flight at once (a batching server answers them together)
 EVAL_MAX_TOKENS = 48
 JUDGE_CRITERIA = (
     "The question shows the answer the user reported as a failure; the reference answer is "
@@ -242,26 +243,31 @@ def _judge_scores(
     )
     judge = RubricJudge(client=client, criteria=list(JUDGE_CRITERIA), metric="fixes_failure")
 
-    async def grade_all() -> list[int | None]:
-        grades = []
-        for answer in answers:
-            example = parse_example(
-                {
-                    "id": answer.case.id,
-                    "input": f"{prompt_text(answer.case)}\n\n(The failing answer was: "
-                    f"{answer.case.output})",
-                    "expected": answer.case.expected,
-                }
-            )
+    semaphore = asyncio.Semaphore(JUDGE_CONCURRENCY)
+
+    async def grade(answer: Answer) -> int | None:
+        example = parse_example(
+            {
+                "id": answer.case.id,
+                "input": f"{prompt_text(answer.case)}\n\n(The failing answer was: "
+                f"{answer.case.output})",
+                "expected": answer.case.expected,
+            }
+        )
+        async with semaphore:
             try:
                 verdict = await judge.judge(example, getattr(answer, side))
             except Exception as exc:  # the judge's endpoint refused or failed: no verdict
                 logger.warning("judge call failed for case %s: %s", answer.case.id, exc)
-                grades.append(None)
                 failed.append(answer.case.id)
-                continue
-            grades.append(verdict.score)
-        return grades
+                return None
+        return verdict.score
+
+    async def grade_all() -> list[int | None]:
+        try:
+            return list(await asyncio.gather(*(grade(answer) for answer in answers)))
+        finally:
+            await client.aclose()
 
     return asyncio.run(grade_all())
 
