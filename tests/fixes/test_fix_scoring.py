@@ -123,39 +123,26 @@ def test_a_configured_judge_that_gives_no_verdict_never_makes_an_answer_acceptab
 
 def test_the_judge_grades_answers_concurrently_and_keeps_their_order() -> None:
     """A judge behind a real HTTP server that grades by the answer it is shown (5 when the
-    answer says "fixed", else 1) and counts how many calls it holds at once."""
+    answer says "fixed it", else 1) and counts how many calls it holds at once."""
     import threading
     import time
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.scripted_endpoint import chat_reply, scripted_endpoint
 
     state = {"in_flight": 0, "most": 0, "calls": 0}
     lock = threading.Lock()
 
-    class Judge(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            with lock:
-                state["in_flight"] += 1
-                state["calls"] += 1
-                state["most"] = max(state["most"], state["in_flight"])
-            time.sleep(0.2)  # long enough for the other calls to arrive
-            with lock:
-                state["in_flight"] -= 1
-            shown = body["messages"][-1]["content"]
-            score = 5 if "fixed it" in shown else 1
-            reply = json.dumps({"reason": "graded", "score": score})
-            data = json.dumps({"choices": [{"message": {"content": reply}}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def judge(body: dict) -> tuple[int, dict]:
+        with lock:
+            state["in_flight"] += 1
+            state["calls"] += 1
+            state["most"] = max(state["most"], state["in_flight"])
+        time.sleep(0.2)  # long enough for the other calls to arrive
+        with lock:
+            state["in_flight"] -= 1
+        score = 5 if "fixed it" in body["messages"][-1]["content"] else 1
+        return 200, chat_reply(json.dumps({"reason": "graded", "score": score}))
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Judge)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
     expected = "Your parcel is at the depot."
     answers = [
         Answer(
@@ -166,15 +153,9 @@ def test_the_judge_grades_answers_concurrently_and_keeps_their_order() -> None:
         )
         for i in range(6)
     ]
-    try:
-        settings = Settings(
-            env="test",
-            llm_base_url=f"http://127.0.0.1:{httpd.server_address[1]}/v1",
-            llm_model="judge",
-        )
+    with scripted_endpoint(judge) as base_url:
+        settings = Settings(env="test", llm_base_url=base_url, llm_model="judge")
         scored = score_answers(answers, recipe="lora_sft", settings=settings)
-    finally:
-        httpd.shutdown()
     assert state["calls"] == 12 and state["most"] > 1  # both sides, several calls at once
     assert [row["fixes_failure"] for row in scored.candidate] == [0.0, 1.0] * 3
     assert all(row["fixes_failure"] == 0.0 for row in scored.champion)

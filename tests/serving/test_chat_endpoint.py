@@ -1,14 +1,12 @@
 """`ChatClient.for_endpoint` (evals' httpx client) against a real `rung serve-model` server, and
-its retries against a real HTTP server that fails on purpose."""
+its retries against a real HTTP server that fails on purpose (tests/scripted_endpoint.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 from openai import OpenAI
@@ -17,6 +15,7 @@ from app.serving.launch import ModelServerThread
 from evals.chat import ChatClient, ChatEndpointError, GenerationParams
 from evals.scorers import ScorerContext, build_scorer
 from evals.scorers.rag import _ragas_llm
+from tests.scripted_endpoint import chat_reply, scripted_endpoint
 
 MESSAGES = [{"role": "user", "content": "Say something."}]
 
@@ -63,66 +62,50 @@ def test_nothing_listening_is_a_transport_error() -> None:
     assert caught.value.status is None and caught.value.retryable
 
 
-class _Flaky(BaseHTTPRequestHandler):
-    """Answers 503 to the first ``failures`` requests, then a chat completion."""
-
-    failures = 0
-    seen: list[dict] = []
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).seen.append({"path": self.path, "auth": self.headers["Authorization"], **body})
-        if len(type(self).seen) <= type(self).failures:
-            payload, status = {"error": {"message": "overloaded, try again"}}, 503
-        else:
-            payload = {"choices": [{"message": {"role": "assistant", "content": "ok"}}]}
-            status = 200
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture()
-def flaky() -> Iterator[str]:
-    _Flaky.seen = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
+def flaky() -> Iterator[tuple[str, dict[str, Any]]]:
+    """An endpoint that answers 503 to the first ``state["failures"]`` requests, then "ok"."""
+    state: dict[str, Any] = {"failures": 0, "seen": []}
+
+    def script(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        state["seen"].append(body)
+        if len(state["seen"]) <= state["failures"]:
+            return 503, {"error": {"message": "overloaded, try again"}}
+        return 200, chat_reply("ok")
+
+    with scripted_endpoint(script) as base_url:
+        yield base_url, state
 
 
-def test_a_503_is_retried_up_to_max_retries(flaky: str) -> None:
-    _Flaky.failures = 1
+def test_a_503_is_retried_up_to_max_retries(flaky: tuple[str, dict[str, Any]]) -> None:
+    url, state = flaky
+    state["failures"] = 1
     client = ChatClient.for_endpoint(
-        endpoint=flaky, model="m", api_key="sk-test", params=GenerationParams(max_tokens=5)
+        endpoint=url, model="m", api_key="sk-test", params=GenerationParams(max_tokens=5)
     )
     assert asyncio.run(client.complete(MESSAGES)).text == "ok"
-    assert len(_Flaky.seen) == 2
-    first = _Flaky.seen[0]
+    assert len(state["seen"]) == 2
+    first = state["seen"][0]
     assert first["path"] == "/v1/chat/completions" and first["auth"] == "Bearer sk-test"
     assert first["model"] == "m" and first["max_tokens"] == 5 and first["temperature"] == 0.0
 
-    _Flaky.seen, _Flaky.failures = [], 5
+    state["seen"], state["failures"] = [], 5
     with pytest.raises(ChatEndpointError, match="503: overloaded, try again"):
         asyncio.run(
-            ChatClient.for_endpoint(endpoint=flaky, model="m", max_retries=2).complete(MESSAGES)
+            ChatClient.for_endpoint(endpoint=url, model="m", max_retries=2).complete(MESSAGES)
         )
-    assert len(_Flaky.seen) == 3  # one try and two retries
+    assert len(state["seen"]) == 3  # one try and two retries
 
 
-def test_ragas_judge_metrics_get_a_langchain_model_for_the_endpoint(flaky: str) -> None:
-    client = ChatClient.for_endpoint(endpoint=flaky, model="judge", api_key="sk-j")
+def test_ragas_judge_metrics_get_a_langchain_model_for_the_endpoint(
+    flaky: tuple[str, dict[str, Any]],
+) -> None:
+    url, _ = flaky
+    client = ChatClient.for_endpoint(endpoint=url, model="judge", api_key="sk-j")
     assert client.model is None  # nothing langchain until a metric asks
     build_scorer("faithfulness", context=ScorerContext(judge=client))
     model = _ragas_llm(ScorerContext(judge=client), "faithfulness").langchain_llm
-    assert str(model.openai_api_base).rstrip("/") == flaky and model.model_name == "judge"
+    assert str(model.openai_api_base).rstrip("/") == url and model.model_name == "judge"
     assert client.langchain_model() is model
 
 
