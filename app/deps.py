@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
+from app.core.sse import EVENT_ID_MAX, StreamRequest, event_id
 from app.db import WriteQueueFullError, session_factory, write_gate
 from app.projects import service as projects
 from app.projects.models import Project
@@ -38,6 +39,28 @@ async def get_app_settings(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+async def get_event_stream(
+    request: Request,
+    settings: SettingsDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=EVENT_ID_MAX, description="same as Last-Event-ID")
+    ] = None,
+    follow: bool = True,
+) -> StreamRequest:
+    """An event stream's request: start after ``?after`` (else the ``Last-Event-ID`` header;
+    a header that is not a number starts from the beginning), follow unless ``?follow=false``."""
+    return StreamRequest(
+        url=settings.resolved_database_url,
+        after=after if after is not None else event_id(last_event_id),
+        follow=follow,
+        disconnected=request.is_disconnected,
+    )
+
+
+EventStreamDep = Annotated[StreamRequest, Depends(get_event_stream)]
 
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

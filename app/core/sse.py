@@ -1,13 +1,16 @@
 """Server-sent events read from a table of events (jobs, fixes): poll, send, end.
 
 `table_stream` is what a domain's service returns: the events of one job (or fix) after an id,
-then an ``end`` event once its state is terminal."""
+then an ``end`` event once its state is terminal. What the client asked (where to start, whether
+to follow) arrives as a `StreamRequest`, which `app.deps.EventStreamDep` builds from the request.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
@@ -21,6 +24,16 @@ EVENT_ID_MAX = 2**63 - 1  # event ids are 64-bit
 
 # poll(after) -> (events after that id as {"id", "type", "data"}, the owner's state or "deleted")
 Poll = Callable[[int], tuple[list[dict[str, Any]], str]]
+
+
+@dataclass(frozen=True)
+class StreamRequest:
+    """What a client asked of an event stream, and how to read the events and see it leave."""
+
+    url: str  # the database the events are polled from
+    after: int  # send the events with a larger id
+    follow: bool  # keep sending until the owner ends (else stop at the last event)
+    disconnected: Callable[[], Awaitable[bool]]
 
 
 def event_id(value: str | None) -> int:
@@ -59,24 +72,20 @@ async def poll_stream(
 
 
 def table_stream(
-    url: str,
+    stream: StreamRequest,
     *,
     events: Any,
     owner_key: Any,
     owner: Any,
     owner_id: str,
     terminal: Collection[str],
-    after: int | None,
-    last_event_id: str | None,
-    follow: bool,
-    disconnected: Callable[[], Awaitable[bool]],
 ) -> AsyncIterator[dict[str, Any]]:
     """The rows of the event model ``events`` whose ``owner_key`` column is ``owner_id`` and
-    whose id is above ``after`` (else the ``Last-Event-ID`` header's), as server-sent events;
-    ends once ``owner``'s row (its ``state``) is in ``terminal`` or gone."""
+    whose id is above ``stream.after``, as server-sent events; ends once ``owner``'s row (its
+    ``state``) is in ``terminal`` or gone."""
 
     def poll(last: int) -> tuple[list[dict[str, Any]], str]:
-        with session_scope(url) as session:
+        with session_scope(stream.url) as session:
             rows = session.scalars(
                 select(events)
                 .where(owner_key == owner_id, events.id > last)
@@ -87,6 +96,10 @@ def table_stream(
             row = session.get(owner, owner_id)
             return batch, row.state if row is not None else "deleted"
 
-    start = after if after is not None else event_id(last_event_id)
-    return poll_stream(poll, after=start, follow=follow, terminal=terminal,
-                       disconnected=disconnected)
+    return poll_stream(
+        poll,
+        after=stream.after,
+        follow=stream.follow,
+        terminal=terminal,
+        disconnected=stream.disconnected,
+    )

@@ -4,12 +4,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi import APIRouter, FastAPI, Query
 from sse_starlette.sse import EventSourceResponse
 
 from app.core.idempotency import idempotent
-from app.core.sse import EVENT_ID_MAX
-from app.deps import ProjectDep, SessionDep, SettingsDep
+from app.deps import EventStreamDep, ProjectDep, SessionDep, SettingsDep
 from app.fixes import service
 from app.fixes.driver import start_fix_driver
 from app.fixes.events import events_after
@@ -94,23 +93,13 @@ def cancel_fix(fix_id: str, project: ProjectDep, session: SessionDep) -> FixRead
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def fix_events(
-    fix_id: str,
-    request: Request,
-    project: ProjectDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    after: Annotated[int | None, Query(ge=0, le=EVENT_ID_MAX)] = None,
-    follow: bool = True,
+    fix_id: str, project: ProjectDep, session: SessionDep, stream: EventStreamDep
 ) -> EventSourceResponse:
     """Server-sent events: `state`, `progress`, `outcome`; then `end` once the fix has ended.
     Reconnect with `Last-Event-ID` to continue where you left off."""
-    stream = service.follow_events(
-        session, project=project, fix_id=fix_id, url=settings.resolved_database_url,
-        after=after, last_event_id=last_event_id, follow=follow,
-        disconnected=request.is_disconnected,
+    return EventSourceResponse(
+        service.follow_events(session, project=project, fix_id=fix_id, stream=stream)
     )
-    return EventSourceResponse(stream)
 
 
 @router.get("/{fix_id}/log")

@@ -8,7 +8,7 @@ from them, queue the recipe job through the job service, and store the fix (stat
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.artifacts.store import store_for
 from app.config import Settings, WorkerPolicy
 from app.core.errors import ConflictError, NotFoundError
-from app.core.sse import table_stream
+from app.core.sse import StreamRequest, table_stream
 from app.db import utcnow
 from app.fixes.builders import build_data
 from app.fixes.events import add_event
@@ -122,24 +122,15 @@ def get_fix(session: Session, *, project: Project, fix_id: str) -> Fix:
 
 
 def follow_events(
-    session: Session,
-    *,
-    project: Project,
-    fix_id: str,
-    url: str,
-    after: int | None,
-    last_event_id: str | None,
-    follow: bool,
-    disconnected: Callable[[], Awaitable[bool]],
+    session: Session, *, project: Project, fix_id: str, stream: StreamRequest
 ) -> AsyncIterator[dict[str, Any]]:
-    """The fix's server-sent events from ``after`` (else the ``Last-Event-ID`` header); 404 for
-    another project's fix. The request's session is released before the stream starts."""
+    """The fix's server-sent events as ``stream`` asks; 404 for another project's fix. The
+    request's session is released before the stream starts."""
     fix = get_fix(session, project=project, fix_id=fix_id)
     session.commit()
     return table_stream(
-        url, events=FixEvent, owner_key=FixEvent.fix_id, owner=Fix, owner_id=fix.id,
-        terminal=TERMINAL_FIX_STATES, after=after,
-        last_event_id=last_event_id, follow=follow, disconnected=disconnected,
+        stream, events=FixEvent, owner_key=FixEvent.fix_id, owner=Fix, owner_id=fix.id,
+        terminal=TERMINAL_FIX_STATES,
     )
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from sse_starlette.sse import EventSourceResponse
 
@@ -12,7 +12,7 @@ from app.artifacts.schemas import ArtifactRead
 from app.artifacts.store import store_for
 from app.core.idempotency import idempotent
 from app.core.sse import EVENT_ID_MAX
-from app.deps import ProjectDep, SessionDep, SettingsDep
+from app.deps import EventStreamDep, ProjectDep, SessionDep, SettingsDep
 from app.jobs import service
 from app.jobs.dispatch import DispatcherDep
 from app.jobs.events import events_after, format_event
@@ -83,26 +83,14 @@ def cancel_job(job_id: str, project: ProjectDep, session: SessionDep) -> JobRead
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def job_events(
-    job_id: str,
-    request: Request,
-    project: ProjectDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    after: Annotated[
-        int | None, Query(ge=0, le=EVENT_ID_MAX, description="same as Last-Event-ID")
-    ] = None,
-    follow: bool = True,
+    job_id: str, project: ProjectDep, session: SessionDep, stream: EventStreamDep
 ) -> EventSourceResponse:
     """Server-sent events: `state`, `progress` (phase, step, total_steps, loss, metrics, eta_s),
     `checkpoint`, `log`; then `end` once the job has ended. Each event's id is increasing:
     reconnect with `Last-Event-ID` to continue where you left off."""
-    stream = service.follow_events(
-        session, project=project, job_id=job_id, url=settings.resolved_database_url,
-        after=after, last_event_id=last_event_id, follow=follow,
-        disconnected=request.is_disconnected,
+    return EventSourceResponse(
+        service.follow_events(session, project=project, job_id=job_id, stream=stream), ping=15
     )
-    return EventSourceResponse(stream, ping=15)
 
 
 @router.get("/{job_id}/events/list")

@@ -9,7 +9,7 @@ stays queued with ``dispatched_at`` empty and every worker's reaper sends it aft
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.config import WorkerPolicy
 from app.core.errors import ConflictError, InvalidInputError, NotFoundError
-from app.core.sse import table_stream
+from app.core.sse import StreamRequest, table_stream
 from app.datasets import service as datasets
 from app.db import utcnow
 from app.jobs import model_refs
@@ -123,24 +123,15 @@ def get_job(session: Session, *, project: Project, job_id: str) -> Job:
 
 
 def follow_events(
-    session: Session,
-    *,
-    project: Project,
-    job_id: str,
-    url: str,
-    after: int | None,
-    last_event_id: str | None,
-    follow: bool,
-    disconnected: Callable[[], Awaitable[bool]],
+    session: Session, *, project: Project, job_id: str, stream: StreamRequest
 ) -> AsyncIterator[dict[str, Any]]:
-    """The job's server-sent events from ``after`` (else the ``Last-Event-ID`` header); 404
-    for another project's job. The request's session is released before the stream starts."""
+    """The job's server-sent events as ``stream`` asks; 404 for another project's job. The
+    request's session is released before the stream starts."""
     job = get_job(session, project=project, job_id=job_id)
     session.commit()
     return table_stream(
-        url, events=JobEvent, owner_key=JobEvent.job_id, owner=Job, owner_id=job.id,
-        terminal=TERMINAL_STATES, after=after,
-        last_event_id=last_event_id, follow=follow, disconnected=disconnected,
+        stream, events=JobEvent, owner_key=JobEvent.job_id, owner=Job, owner_id=job.id,
+        terminal=TERMINAL_STATES,
     )
 
 

@@ -138,6 +138,17 @@ def test_a_lora_job_runs_in_process_with_events_logs_and_artifacts(
         stored = [int(e["id"]) for e in iter_sse(response) if "id" in e]
     assert stored[: len(ids)] == ids
     assert [int(e["id"]) for e in resumed if "id" in e] == [i for i in stored if i > middle]
+    # ?after wins over the header; a header that is not a number replays from the start;
+    # a negative ?after is a 422 naming the parameter
+    url = f"/v1/projects/bot/jobs/{job_id}/events"
+    with api.stream("GET", url, params={"after": middle},
+                    headers={"Last-Event-ID": str(stored[-1])}) as response:
+        assert [int(e["id"]) for e in iter_sse(response) if "id" in e] == [
+            i for i in stored if i > middle]
+    with api.stream("GET", url, headers={"Last-Event-ID": "garbage"}) as response:
+        assert [int(e["id"]) for e in iter_sse(response) if "id" in e] == stored
+    refused = api.get(url, params={"after": -1})
+    assert refused.status_code == 422 and "after" in refused.text
 
     job = api.get(f"/v1/projects/bot/jobs/{job_id}").json()
     assert job["state"] == "succeeded" and job["attempts"] == 1
