@@ -7,6 +7,7 @@ from pathlib import Path
 
 from recipes import dpo
 from recipes.dpo import DPORecipeConfig
+from tests.recipes.sft_rows import resume_counting_steps
 
 
 def _pairs(n: int) -> list[dict]:
@@ -83,14 +84,8 @@ def test_resuming_from_a_checkpoint_at_the_last_step_trains_nothing(
     first = dpo.run(config, train_rows=_pairs(6), eval_rows=[], output_dir=tmp_path / "first")
     checkpoint = tmp_path / "first" / "checkpoints" / "checkpoint-3"
     assert first.metrics["global_step"] == 3 and checkpoint.is_dir()
-    steps: list[int] = []
-    again = dpo.run(
-        config,
-        train_rows=_pairs(6),
-        eval_rows=[],
-        output_dir=tmp_path / "again",
-        resume_from=checkpoint,
-        progress=lambda e: steps.append(e.step) if e.loss is not None else None,
+    again, steps = resume_counting_steps(
+        dpo.run, config, rows=_pairs(6), output_dir=tmp_path / "again", checkpoint=checkpoint
     )
     assert again.metrics["global_step"] == 3 and steps == []
     trained = load_file(str(first.artifact("adapter") / "adapter_model.safetensors"))

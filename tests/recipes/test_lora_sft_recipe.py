@@ -13,7 +13,7 @@ from recipes import lora_sft
 from recipes.errors import RecipeCancelledError, RecipeConfigError
 from recipes.lora_sft import LoraSFTConfig
 from recipes.run_types import ProgressEvent
-from tests.recipes.sft_rows import yes_rows
+from tests.recipes.sft_rows import resume_counting_steps, yes_rows
 
 
 def _config(model: Path, **kw) -> LoraSFTConfig:
@@ -137,14 +137,8 @@ def test_a_stop_at_the_last_step_finishes_and_resuming_there_trains_nothing(
     checkpoint = tmp_path / "first" / "checkpoints" / "checkpoint-3"
     assert checkpoint.is_dir()
 
-    steps: list[int] = []
-    again = lora_sft.run(
-        config,
-        train_rows=yes_rows(8),
-        eval_rows=[],
-        output_dir=tmp_path / "again",
-        resume_from=checkpoint,
-        progress=lambda e: steps.append(e.step) if e.loss is not None else None,
+    again, steps = resume_counting_steps(
+        lora_sft.run, config, rows=yes_rows(8), output_dir=tmp_path / "again", checkpoint=checkpoint
     )
     assert again.metrics["global_step"] == 3 and again.metrics["resumed_from_step"] == 3
     assert steps == [], "no step trained after the last one"
