@@ -97,6 +97,20 @@ def test_a_503_is_retried_up_to_max_retries(flaky: tuple[str, dict[str, Any]]) -
     assert len(state["seen"]) == 3  # one try and two retries
 
 
+def test_a_reply_without_a_message_is_a_clear_error_not_retried() -> None:
+    calls: list[dict[str, Any]] = []
+
+    def empty(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        calls.append(body)
+        return 200, {"choices": []}
+
+    with scripted_endpoint(empty) as url:
+        client = ChatClient.for_endpoint(endpoint=url, model="m", max_retries=3)
+        with pytest.raises(ChatEndpointError, match=r"200 without choices\[0\]\.message"):
+            asyncio.run(client.complete(MESSAGES))
+    assert len(calls) == 1
+
+
 def test_ragas_judge_metrics_get_a_langchain_model_for_the_endpoint(
     flaky: tuple[str, dict[str, Any]],
 ) -> None:
